@@ -1,0 +1,100 @@
+//! Persistence: the connection, migrations, and the queries the domain needs. No HTTP here.
+
+pub mod accounts;
+pub mod audit;
+pub mod entities;
+pub mod scope;
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use taccuino_migrations::{Migrator, MigratorTrait};
+
+use crate::config::Config;
+
+/// Opens the database named by the configuration and applies pending migrations.
+///
+/// SQLite gets a single connection: SQLite has one writer, and a deferred transaction that
+/// upgrades to a write while another connection writes fails with SQLITE_BUSY instead of
+/// waiting. One connection serializes writes in the pool's queue instead.
+pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
+    if config.is_sqlite() {
+        ensure_sqlite_directory(&config.database_url)?;
+    }
+    let mut options = ConnectOptions::new(config.database_url.clone());
+    options
+        .max_connections(if config.is_sqlite() {
+            1
+        } else {
+            config.db_max_connections
+        })
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    let db = Database::connect(options).await?;
+    Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
+/// Whether the database answers; used by `/status`.
+pub async fn ping(db: &DatabaseConnection) -> bool {
+    db.execute_unprepared("SELECT 1").await.is_ok()
+}
+
+fn ensure_sqlite_directory(url: &str) -> Result<(), DbErr> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    match std::path::Path::new(path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir)
+            .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display()))),
+        _ => Ok(()),
+    }
+}
+
+/// One page of a query and the total count of rows matching it.
+pub async fn paginate<E: sea_orm::EntityTrait>(
+    db: &impl ConnectionTrait,
+    select: sea_orm::Select<E>,
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<E::Model>, u64), DbErr>
+where
+    E::Model: Sync,
+{
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    let total = select.clone().count(db).await?;
+    let items = select.offset(offset).limit(limit).all(db).await?;
+    Ok((items, total))
+}
+
+/// Writes `changes` to the row `id` only if its version is still `expected`, bumping it;
+/// `false` when someone else changed the row first.
+pub async fn update_versioned<E, C>(
+    db: &impl ConnectionTrait,
+    id_column: C,
+    version_column: C,
+    id: uuid::Uuid,
+    expected: i32,
+    changes: E::ActiveModel,
+) -> Result<bool, DbErr>
+where
+    E: sea_orm::EntityTrait,
+    C: sea_orm::ColumnTrait,
+{
+    use sea_orm::{QueryFilter, sea_query::Expr};
+    let result = E::update_many()
+        .set(changes)
+        .col_expr(version_column, Expr::value(expected + 1))
+        .filter(id_column.eq(id))
+        .filter(version_column.eq(expected))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}

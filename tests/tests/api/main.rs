@@ -1,0 +1,10 @@
+//! Black-box stories against the real server, each on SQLite and on PostgreSQL.
+//!
+//! One test binary for the whole suite keeps build times down; each module is one theme.
+
+mod auth;
+mod care_plans;
+mod errors;
+mod matrix;
+mod ratelimit;
+mod stories;
