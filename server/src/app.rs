@@ -16,7 +16,7 @@ use crate::{
     auth::jwt::TokenKeys,
     config::Config,
     db, demo,
-    http::{self, observe::observe, problems, rate_limit::rate_limit},
+    http::{self, docs::PublishedDocument, observe::observe, problems, rate_limit::rate_limit},
     state::{AppState, Limits},
 };
 
@@ -76,9 +76,11 @@ impl Application {
 
 fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let state = web::Data::new(state);
+    let document = web::Data::new(PublishedDocument::render());
     let server = HttpServer::new(move || {
         let (app, _) = App::new()
             .app_data(state.clone())
+            .app_data(document.clone())
             .wrap(ErrorHandlers::new().default_handler(problems::rewrite))
             .wrap(from_fn(rate_limit))
             .wrap(from_fn(observe))
@@ -90,7 +92,7 @@ fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
                     .configure(http::routes),
             )
             .split_for_parts();
-        app.service(http::docs::routes())
+        app.service(http::docs::swagger_ui())
             .service(http::docs::placeholder_pwa)
             .default_service(web::to(problems::not_found))
     })

@@ -178,6 +178,15 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
+impl From<crate::db::UpdateError> for ApiError {
+    fn from(err: crate::db::UpdateError) -> Self {
+        match err {
+            crate::db::UpdateError::Stale => Self::PreconditionFailed,
+            crate::db::UpdateError::Db(err) => err.into(),
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {

@@ -194,6 +194,13 @@ fn complete_operation(op: &mut Value, method: &str, has_path_id: bool) {
     let conditional = op["parameters"]
         .as_array()
         .is_some_and(|params| params.iter().any(|p| p["name"] == "If-Match"));
+    if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+        for param in params.iter_mut().filter(|p| p["name"] == "If-Match") {
+            param["schema"] =
+                json!({"type": "string", "maxLength": 16, "pattern": "^(W/)?\"[0-9]+\"$"});
+            param["example"] = json!("\"3\"");
+        }
+    }
     if method == "patch" {
         op["requestBody"]["required"] = json!(true);
     }

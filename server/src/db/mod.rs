@@ -74,8 +74,18 @@ where
     Ok((items, total))
 }
 
+/// Why [`update_versioned`] wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    /// Someone else changed the row since it was read.
+    #[error("the row changed since it was read")]
+    Stale,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
 /// Writes `changes` to the row `id` only if its version is still `expected`, bumping it;
-/// `false` when someone else changed the row first.
+/// [`UpdateError::Stale`] when someone else changed the row first.
 pub async fn update_versioned<E, C>(
     db: &impl ConnectionTrait,
     id_column: C,
@@ -83,7 +93,7 @@ pub async fn update_versioned<E, C>(
     id: uuid::Uuid,
     expected: i32,
     changes: E::ActiveModel,
-) -> Result<bool, DbErr>
+) -> Result<(), UpdateError>
 where
     E: sea_orm::EntityTrait,
     C: sea_orm::ColumnTrait,
@@ -96,5 +106,9 @@ where
         .filter(version_column.eq(expected))
         .exec(db)
         .await?;
-    Ok(result.rows_affected == 1)
+    if result.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(UpdateError::Stale)
+    }
 }

@@ -4,14 +4,14 @@
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{ApiJson, IfMatch, Page, created, descending, list_envelope, ok_tagged, required_text};
+use super::{ApiJson, IfMatch, Page, created, list_envelope, ok_tagged, required_text, sort_by};
 use crate::{
     auth::{caller::Ctx, secrets},
     db::{
@@ -194,29 +194,17 @@ pub async fn list_api_clients(
     if let Some(active) = query.active {
         select = select.filter(api_client::Column::Active.eq(active));
     }
-    let (field, desc) = descending(query.sort.as_deref().unwrap_or("name"));
-    let column = match field {
-        "name" => api_client::Column::Name,
-        "created_at" => api_client::Column::CreatedAt,
-        _ => {
-            return Err(ApiError::field(
-                "sort",
-                "must be name or created_at, optionally with -",
-            ));
-        }
-    };
-    select = if desc {
-        select.order_by_desc(column)
-    } else {
-        select.order_by_asc(column)
-    };
-    let (rows, total) = db::paginate(
-        &state.db,
-        select.order_by_asc(api_client::Column::Id),
-        page.limit,
-        page.offset,
-    )
-    .await?;
+    let select = sort_by(
+        select,
+        query.sort.as_deref(),
+        "name",
+        &[
+            ("name", api_client::Column::Name),
+            ("created_at", api_client::Column::CreatedAt),
+        ],
+        api_client::Column::Id,
+    )?;
+    let (rows, total) = db::paginate(&state.db, select, page.limit, page.offset).await?;
     Ok(HttpResponse::Ok().json(ApiClientList::new(
         rows.into_iter().map(Into::into).collect(),
         page,
@@ -349,9 +337,7 @@ pub async fn update_api_client(
     authorize(&ctx, Action::Write)?;
     let txn = state.db.begin().await?;
     let client = find(&txn, &ctx, *id).await?;
-    if client.version != if_match.0 {
-        return Err(ApiError::PreconditionFailed);
-    }
+    if_match.check(client.version)?;
     let mut errors = Vec::new();
     let mut changes = client.clone().into_active_model();
     if let Some(name) = input.name {
@@ -362,7 +348,7 @@ pub async fn update_api_client(
     }
     ApiError::check(errors)?;
     changes.updated_at = Set(Utc::now());
-    if !db::update_versioned::<api_client::Entity, _>(
+    db::update_versioned::<api_client::Entity, _>(
         &txn,
         api_client::Column::Id,
         api_client::Column::Version,
@@ -370,10 +356,7 @@ pub async fn update_api_client(
         client.version,
         changes,
     )
-    .await?
-    {
-        return Err(ApiError::PreconditionFailed);
-    }
+    .await?;
     audit::record(
         &txn,
         &ctx.actor(),

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{Page, descending, list_envelope};
+use super::{Page, list_envelope, sort_order};
 use crate::{
     auth::caller::Ctx,
     db::{self, entities::audit_event, scope},
@@ -149,13 +149,13 @@ pub async fn list_audit_events(
     {
         errors.push(FieldError::new("to", "must not be before from"));
     }
-    let (field, desc) = descending(query.sort.as_deref().unwrap_or("-occurred_at"));
-    if field != "occurred_at" {
-        errors.push(FieldError::new(
-            "sort",
-            "must be occurred_at or -occurred_at",
-        ));
-    }
+    // Checked with the other fields, so that one answer names every invalid one.
+    let sort = sort_order(
+        query.sort.as_deref(),
+        "-occurred_at",
+        &[("occurred_at", audit_event::Column::OccurredAt)],
+    )
+    .map_err(|error| errors.push(error));
     ApiError::check(errors)?;
     let mut select = audit_event::Entity::find().filter(visible(&ctx));
     if let Some(resource_type) = query.resource_type {
@@ -177,15 +177,17 @@ pub async fn list_audit_events(
         select = select.filter(audit_event::Column::OccurredAt.lt(to));
     }
     // Ids are UUIDv7, ordered by time: the same direction keeps ties in recording order.
-    select = if desc {
-        select
-            .order_by_desc(audit_event::Column::OccurredAt)
-            .order_by_desc(audit_event::Column::Id)
-    } else {
-        select
-            .order_by_asc(audit_event::Column::OccurredAt)
-            .order_by_asc(audit_event::Column::Id)
-    };
+    if let Ok((column, desc)) = sort {
+        select = if desc {
+            select
+                .order_by_desc(column)
+                .order_by_desc(audit_event::Column::Id)
+        } else {
+            select
+                .order_by_asc(column)
+                .order_by_asc(audit_event::Column::Id)
+        };
+    }
     let (rows, total) = db::paginate(&state.db, select, page.limit, page.offset).await?;
     Ok(HttpResponse::Ok().json(AuditEventList::new(
         rows.into_iter().map(Into::into).collect(),

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{
-    ApiJson, IfMatch, Page, created, descending, list_envelope, ok_tagged, required_text, text,
+    ApiJson, IfMatch, Page, created, list_envelope, ok_tagged, required_text, sort_by, text,
 };
 use crate::{
     auth::caller::Ctx,
@@ -498,36 +498,28 @@ pub async fn list_beneficiaries(
     } else {
         "family_name"
     };
-    let (field, desc) = descending(query.sort.as_deref().unwrap_or(default_sort));
-    let column = match field {
-        "family_name" if !pseudonymous => beneficiary::Column::FamilyName,
-        "family_name" => {
-            return Err(ApiError::field(
-                "sort",
-                "sorting by name is not available to your role",
-            ));
-        }
-        "created_at" => beneficiary::Column::CreatedAt,
-        "pseudonym" => beneficiary::Column::Pseudonym,
-        _ => {
-            return Err(ApiError::field(
-                "sort",
-                "must be family_name, created_at or pseudonym, optionally with -",
-            ));
-        }
-    };
-    select = if desc {
-        select.order_by_desc(column)
-    } else {
-        select.order_by_asc(column)
-    };
-    let (rows, total) = db::paginate(
-        &state.db,
-        select.order_by_asc(beneficiary::Column::Id),
-        page.limit,
-        page.offset,
-    )
-    .await?;
+    let by_name = query
+        .sort
+        .as_deref()
+        .is_some_and(|sort| sort.strip_prefix('-').unwrap_or(sort) == "family_name");
+    if pseudonymous && by_name {
+        return Err(ApiError::field(
+            "sort",
+            "sorting by name is not available to your role",
+        ));
+    }
+    let select = sort_by(
+        select,
+        query.sort.as_deref(),
+        default_sort,
+        &[
+            ("family_name", beneficiary::Column::FamilyName),
+            ("created_at", beneficiary::Column::CreatedAt),
+            ("pseudonym", beneficiary::Column::Pseudonym),
+        ],
+        beneficiary::Column::Id,
+    )?;
+    let (rows, total) = db::paginate(&state.db, select, page.limit, page.offset).await?;
     let items = rows
         .into_iter()
         .map(|m| Beneficiary::view(m, view))
@@ -690,9 +682,7 @@ pub async fn update_beneficiary(
     if current.municipality_id != ctx.caller.organization_id {
         return Err(ApiError::NotFound);
     }
-    if current.version != if_match.0 {
-        return Err(ApiError::PreconditionFailed);
-    }
+    if_match.check(current.version)?;
     let mut errors = Vec::new();
     let mut changes = current.clone().into_active_model();
     let identity_changed =
@@ -772,7 +762,7 @@ pub async fn update_beneficiary(
         }
     }
     changes.updated_at = Set(Utc::now());
-    let updated = db::update_versioned::<beneficiary::Entity, _>(
+    db::update_versioned::<beneficiary::Entity, _>(
         &txn,
         beneficiary::Column::Id,
         beneficiary::Column::Version,
@@ -781,10 +771,10 @@ pub async fn update_beneficiary(
         changes,
     )
     .await
-    .map_err(map_unique)?;
-    if !updated {
-        return Err(ApiError::PreconditionFailed);
-    }
+    .map_err(|err| match err {
+        db::UpdateError::Db(err) => map_unique(err),
+        stale => stale.into(),
+    })?;
     audit::record(
         &txn,
         &ctx.actor(),

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use actix_web::{HttpRequest, HttpResponse, get, http::header, patch, post, put, web};
+use actix_web::{HttpResponse, get, patch, post, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -13,8 +13,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{
-    ApiJson, IfMatch, Page, ReasonInput, created, descending, extract::parse_json, list_envelope,
-    ok_tagged, required_text, text,
+    ApiJson, IfMatch, OptionalJson, Page, ReasonInput, created, list_envelope, ok_tagged,
+    required_text, sort_by, text,
 };
 use crate::{
     auth::caller::Ctx,
@@ -590,30 +590,18 @@ pub async fn list_care_plans(
             .filter(care_plan::Column::ValidFrom.lte(day))
             .filter(care_plan::Column::ValidTo.gte(day));
     }
-    let (field, desc) = descending(query.sort.as_deref().unwrap_or("valid_from"));
-    let column = match field {
-        "valid_from" => care_plan::Column::ValidFrom,
-        "created_at" => care_plan::Column::CreatedAt,
-        "title" => care_plan::Column::Title,
-        _ => {
-            return Err(ApiError::field(
-                "sort",
-                "must be valid_from, created_at or title, optionally with -",
-            ));
-        }
-    };
-    select = if desc {
-        select.order_by_desc(column)
-    } else {
-        select.order_by_asc(column)
-    };
-    let (rows, total) = db::paginate(
-        &state.db,
-        select.order_by_asc(care_plan::Column::Id),
-        page.limit,
-        page.offset,
-    )
-    .await?;
+    let select = sort_by(
+        select,
+        query.sort.as_deref(),
+        "valid_from",
+        &[
+            ("valid_from", care_plan::Column::ValidFrom),
+            ("created_at", care_plan::Column::CreatedAt),
+            ("title", care_plan::Column::Title),
+        ],
+        care_plan::Column::Id,
+    )?;
+    let (rows, total) = db::paginate(&state.db, select, page.limit, page.offset).await?;
     let items = render(&state.db, access::beneficiary_view(&ctx.caller), rows).await?;
     Ok(HttpResponse::Ok().json(CarePlanList::new(items, page, total)))
 }
@@ -757,9 +745,7 @@ pub async fn update_care_plan(
     authorize(&ctx, Resource::CarePlans, Action::Write)?;
     let txn = state.db.begin().await?;
     let plan = find(&txn, &ctx, *id).await?;
-    if plan.version != if_match.0 {
-        return Err(ApiError::PreconditionFailed);
-    }
+    if_match.check(plan.version)?;
     if status_of(&plan) == PlanStatus::Closed {
         return Err(plan_closed());
     }
@@ -810,7 +796,7 @@ pub async fn update_care_plan(
     errors.extend(check_plan(valid_from, valid_to, &drafts));
     ApiError::check(errors)?;
     changes.updated_at = Set(Utc::now());
-    if !db::update_versioned::<care_plan::Entity, _>(
+    db::update_versioned::<care_plan::Entity, _>(
         &txn,
         care_plan::Column::Id,
         care_plan::Column::Version,
@@ -818,10 +804,7 @@ pub async fn update_care_plan(
         plan.version,
         changes,
     )
-    .await?
-    {
-        return Err(ApiError::PreconditionFailed);
-    }
+    .await?;
     if let Some(services) = new_services {
         replace_services(&txn, plan.id, services).await?;
     }
@@ -845,25 +828,6 @@ pub async fn update_care_plan(
     txn.commit().await?;
     let version = body.version;
     Ok(ok_tagged(&body, version))
-}
-
-/// The optional `ReasonInput` body of a transition: empty means no reason.
-fn reason_body(req: &HttpRequest, body: &[u8]) -> Result<Option<String>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase());
-    if content_type.as_deref() != Some("application/json") {
-        return Err(ApiError::UnsupportedMediaType {
-            expected: "application/json",
-        });
-    }
-    Ok(parse_json::<ReasonInput>(body)?.reason)
 }
 
 async fn transition(
@@ -891,9 +855,7 @@ async fn transition(
     };
     let txn = state.db.begin().await?;
     let plan = find(&txn, ctx, id).await?;
-    if plan.version != if_match.0 {
-        return Err(ApiError::PreconditionFailed);
-    }
+    if_match.check(plan.version)?;
     let current = status_of(&plan);
     let Some(next) = step.apply(current) else {
         return Err(ApiError::Conflict {
@@ -906,7 +868,7 @@ async fn transition(
     changes.status = Set(next.as_str().to_owned());
     changes.status_reason = Set(reason);
     changes.updated_at = Set(Utc::now());
-    if !db::update_versioned::<care_plan::Entity, _>(
+    db::update_versioned::<care_plan::Entity, _>(
         &txn,
         care_plan::Column::Id,
         care_plan::Column::Version,
@@ -914,10 +876,7 @@ async fn transition(
         plan.version,
         changes,
     )
-    .await?
-    {
-        return Err(ApiError::PreconditionFailed);
-    }
+    .await?;
     audit::record(
         &txn,
         &ctx.actor(),
@@ -954,10 +913,9 @@ pub async fn activate_care_plan(
     ctx: Ctx,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    req: HttpRequest,
-    body: web::Bytes,
+    OptionalJson(input): OptionalJson<ReasonInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = reason_body(&req, &body)?;
+    let reason = input.and_then(|input| input.reason);
     transition(
         &state,
         &ctx,
@@ -987,10 +945,9 @@ pub async fn suspend_care_plan(
     ctx: Ctx,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    req: HttpRequest,
-    body: web::Bytes,
+    OptionalJson(input): OptionalJson<ReasonInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = reason_body(&req, &body)?;
+    let reason = input.and_then(|input| input.reason);
     transition(&state, &ctx, *id, if_match, PlanTransition::Suspend, reason).await
 }
 
@@ -1012,10 +969,9 @@ pub async fn resume_care_plan(
     ctx: Ctx,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    req: HttpRequest,
-    body: web::Bytes,
+    OptionalJson(input): OptionalJson<ReasonInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = reason_body(&req, &body)?;
+    let reason = input.and_then(|input| input.reason);
     transition(&state, &ctx, *id, if_match, PlanTransition::Resume, reason).await
 }
 
@@ -1037,10 +993,9 @@ pub async fn close_care_plan(
     ctx: Ctx,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    req: HttpRequest,
-    body: web::Bytes,
+    OptionalJson(input): OptionalJson<ReasonInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = reason_body(&req, &body)?;
+    let reason = input.and_then(|input| input.reason);
     transition(&state, &ctx, *id, if_match, PlanTransition::Close, reason).await
 }
 
@@ -1067,9 +1022,7 @@ pub async fn replace_care_plan_operators(
     authorize(&ctx, Resource::CarePlanOperators, Action::Write)?;
     let txn = state.db.begin().await?;
     let plan = find(&txn, &ctx, *id).await?;
-    if plan.version != if_match.0 {
-        return Err(ApiError::PreconditionFailed);
-    }
+    if_match.check(plan.version)?;
     if status_of(&plan) == PlanStatus::Closed {
         return Err(plan_closed());
     }
@@ -1078,7 +1031,7 @@ pub async fn replace_care_plan_operators(
     ApiError::check(errors)?;
     let mut changes = plan.clone().into_active_model();
     changes.updated_at = Set(Utc::now());
-    if !db::update_versioned::<care_plan::Entity, _>(
+    db::update_versioned::<care_plan::Entity, _>(
         &txn,
         care_plan::Column::Id,
         care_plan::Column::Version,
@@ -1086,10 +1039,7 @@ pub async fn replace_care_plan_operators(
         plan.version,
         changes,
     )
-    .await?
-    {
-        return Err(ApiError::PreconditionFailed);
-    }
+    .await?;
     replace_operators(&txn, plan.id, &input.operator_ids).await?;
     audit::record(
         &txn,

@@ -16,49 +16,82 @@ pub const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+/// Like [`ApiJson`] for operations whose body is optional: an empty body is `None`.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(256 * 1024, |state| state.config.max_body_bytes);
-        let expected = if req.method() == actix_web::http::Method::PATCH {
-            MERGE_PATCH_JSON
-        } else {
-            "application/json"
-        };
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|v| v.trim().to_ascii_lowercase());
-        let declared_length = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if content_type.as_deref() != Some(expected) {
-                return Err(ApiError::UnsupportedMediaType { expected });
-            }
-            if declared_length.is_some_and(|len| len > limit) {
+type BodyFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+/// Reads and parses a JSON body; `None` when it is empty and `optional`.
+fn read_json<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    optional: bool,
+) -> BodyFuture<Option<T>> {
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(256 * 1024, |state| state.config.max_body_bytes);
+    let expected = if req.method() == actix_web::http::Method::PATCH {
+        MERGE_PATCH_JSON
+    } else {
+        "application/json"
+    };
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let declared_length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    Box::pin(async move {
+        if declared_length.is_some_and(|len| len > limit) {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|_| ApiError::Malformed("The body could not be read.".into()))?;
+            if body.len() + chunk.len() > limit {
                 return Err(ApiError::PayloadTooLarge { limit });
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk =
-                    chunk.map_err(|_| ApiError::Malformed("The body could not be read.".into()))?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            parse_json(&body).map(ApiJson)
+            body.extend_from_slice(&chunk);
+        }
+        if optional && body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        if content_type.as_deref() != Some(expected) {
+            return Err(ApiError::UnsupportedMediaType { expected });
+        }
+        parse_json(&body).map(Some)
+    })
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = BodyFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_json(req, payload, false);
+        Box::pin(async move {
+            body.await?
+                .map(ApiJson)
+                .ok_or_else(|| ApiError::Malformed("The body is empty.".into()))
         })
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = BodyFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_json(req, payload, true);
+        Box::pin(async move { body.await.map(OptionalJson) })
     }
 }
 
@@ -141,6 +174,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiQuery<T> {
 /// same resource cannot silently overwrite each other.
 #[derive(Debug, Clone, Copy)]
 pub struct IfMatch(pub i32);
+
+impl IfMatch {
+    /// 412 unless the caller read the `current` version.
+    pub fn check(self, current: i32) -> Result<(), ApiError> {
+        if self.0 == current {
+            Ok(())
+        } else {
+            Err(ApiError::PreconditionFailed)
+        }
+    }
+}
 
 impl FromRequest for IfMatch {
     type Error = ApiError;

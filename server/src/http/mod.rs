@@ -17,11 +17,12 @@ pub mod status;
 pub mod users;
 
 use actix_web::{HttpResponse, http::header};
+use sea_orm::{EntityTrait, QueryOrder, Select};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
-pub use extract::{ApiJson, ApiQuery, IfMatch};
+use crate::error::{ApiError, FieldError};
+pub use extract::{ApiJson, ApiQuery, IfMatch, OptionalJson};
 
 /// Items per page when the caller does not say.
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
@@ -87,12 +88,47 @@ macro_rules! list_envelope {
 }
 pub(crate) use list_envelope;
 
-/// Sort direction parsed from a `sort` value with an optional leading `-`.
-pub fn descending(sort: &str) -> (&str, bool) {
-    match sort.strip_prefix('-') {
-        Some(field) => (field, true),
-        None => (sort, false),
-    }
+/// The column and direction named by a `sort` parameter: one of `columns` by name, with a
+/// leading `-` for descending; `default` when the parameter is absent.
+pub fn sort_order<C: Copy>(
+    requested: Option<&str>,
+    default: &str,
+    columns: &[(&str, C)],
+) -> Result<(C, bool), FieldError> {
+    let requested = requested.unwrap_or(default);
+    let (name, desc) = match requested.strip_prefix('-') {
+        Some(name) => (name, true),
+        None => (requested, false),
+    };
+    let names: Vec<&str> = columns.iter().map(|&(name, _)| name).collect();
+    let choices = match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.concat(),
+    };
+    columns
+        .iter()
+        .find(|&&(allowed, _)| allowed == name)
+        .map(|&(_, column)| (column, desc))
+        .ok_or_else(|| FieldError::new("sort", format!("must be {choices}, optionally with -")))
+}
+
+/// Orders a list by its `sort` parameter (see [`sort_order`]), then by `tie_break` ascending,
+/// so that rows sorting equal keep one order across pages.
+pub fn sort_by<E: EntityTrait>(
+    select: Select<E>,
+    requested: Option<&str>,
+    default: &str,
+    columns: &[(&str, E::Column)],
+    tie_break: E::Column,
+) -> Result<Select<E>, ApiError> {
+    let (column, desc) =
+        sort_order(requested, default, columns).map_err(|e| ApiError::Validation(vec![e]))?;
+    let select = if desc {
+        select.order_by_desc(column)
+    } else {
+        select.order_by_asc(column)
+    };
+    Ok(select.order_by_asc(tie_break))
 }
 
 /// The strong ETag of a resource version.
@@ -129,11 +165,11 @@ pub fn text(
     field: &str,
     value: Option<String>,
     max: usize,
-    errors: &mut Vec<crate::error::FieldError>,
+    errors: &mut Vec<FieldError>,
 ) -> Option<String> {
     let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     if value.as_ref().is_some_and(|v| v.chars().count() > max) {
-        errors.push(crate::error::FieldError::new(
+        errors.push(FieldError::new(
             field,
             format!("must be at most {max} characters"),
         ));
@@ -146,23 +182,27 @@ pub fn required_text(
     field: &str,
     value: String,
     max: usize,
-    errors: &mut Vec<crate::error::FieldError>,
+    errors: &mut Vec<FieldError>,
 ) -> String {
     let value = text(field, Some(value), max, errors);
     if value.is_none() {
-        errors.push(crate::error::FieldError::new(field, "must not be blank"));
+        errors.push(FieldError::new(field, "must not be blank"));
     }
     value.unwrap_or_default()
 }
 
 /// Wires every API route under `/api/v1`; the OpenAPI document is collected from the same calls.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(status::show_status)
-        .service(auth::login)
-        .service(auth::refresh)
-        .service(auth::logout)
-        .service(auth::issue_client_token)
-        .service(auth::me);
+    cfg.route(
+        "/openapi.json",
+        actix_web::web::get().to(docs::openapi_json),
+    )
+    .service(status::show_status)
+    .service(auth::login)
+    .service(auth::refresh)
+    .service(auth::logout)
+    .service(auth::issue_client_token)
+    .service(auth::me);
     organizations::routes(cfg);
     users::routes(cfg);
     api_clients::routes(cfg);
@@ -171,4 +211,34 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     care_plans::routes(cfg);
     service_records::routes(cfg);
     audit_events::routes(cfg);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(requested: &str, columns: &[(&str, u8)]) -> Result<(u8, bool), String> {
+        sort_order(Some(requested), "x", columns).map_err(|e| format!("{}: {}", e.field, e.detail))
+    }
+
+    #[test]
+    fn sort_order_reads_direction_and_names_the_choices() {
+        let two = [("name", 1), ("created_at", 2)];
+        assert_eq!(sort_order(None, "name", &two), Ok((1, false)));
+        assert_eq!(sort_order(None, "-created_at", &two), Ok((2, true)));
+        assert_eq!(message("-name", &two), Ok((1, true)));
+        assert_eq!(
+            message("--name", &two),
+            Err("sort: must be name or created_at, optionally with -".into())
+        );
+        let three = [("email", 1), ("family_name", 2), ("created_at", 3)];
+        assert_eq!(
+            message("id", &three),
+            Err("sort: must be email, family_name or created_at, optionally with -".into())
+        );
+        assert_eq!(
+            message("id", &[("a", 1)]),
+            Err("sort: must be a, optionally with -".into())
+        );
+    }
 }

@@ -3,15 +3,14 @@
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{
-    ApiJson, IfMatch, Page, created, descending, list_envelope, ok_tagged, required_text, text,
+    ApiJson, IfMatch, Page, created, list_envelope, ok_tagged, required_text, sort_by, text,
 };
 use crate::{
     auth::caller::Ctx,
@@ -172,29 +171,17 @@ pub async fn list_organizations(
     if let Some(kind) = query.kind {
         select = select.filter(organization::Column::Kind.eq(kind.as_str()));
     }
-    let (field, desc) = descending(query.sort.as_deref().unwrap_or("name"));
-    let column = match field {
-        "name" => organization::Column::Name,
-        "created_at" => organization::Column::CreatedAt,
-        _ => {
-            return Err(ApiError::field(
-                "sort",
-                "must be name or created_at, optionally with -",
-            ));
-        }
-    };
-    select = if desc {
-        select.order_by_desc(column)
-    } else {
-        select.order_by_asc(column)
-    };
-    let (rows, total) = db::paginate(
-        &state.db,
-        select.order_by_asc(organization::Column::Id),
-        page.limit,
-        page.offset,
-    )
-    .await?;
+    let select = sort_by(
+        select,
+        query.sort.as_deref(),
+        "name",
+        &[
+            ("name", organization::Column::Name),
+            ("created_at", organization::Column::CreatedAt),
+        ],
+        organization::Column::Id,
+    )?;
+    let (rows, total) = db::paginate(&state.db, select, page.limit, page.offset).await?;
     Ok(HttpResponse::Ok().json(OrganizationList::new(
         rows.into_iter().map(Into::into).collect(),
         page,
@@ -319,9 +306,7 @@ pub async fn update_organization(
     authorize(&ctx, Action::Write)?;
     let txn = state.db.begin().await?;
     let org = find(&txn, &ctx, *id).await?;
-    if org.version != if_match.0 {
-        return Err(ApiError::PreconditionFailed);
-    }
+    if_match.check(org.version)?;
     let mut errors = Vec::new();
     let mut changes = org.clone().into_active_model();
     if let Some(name) = input.name {
@@ -347,7 +332,7 @@ pub async fn update_organization(
     }
     ApiError::check(errors)?;
     changes.updated_at = Set(Utc::now());
-    if !db::update_versioned::<organization::Entity, _>(
+    db::update_versioned::<organization::Entity, _>(
         &txn,
         organization::Column::Id,
         organization::Column::Version,
@@ -355,10 +340,7 @@ pub async fn update_organization(
         org.version,
         changes,
     )
-    .await?
-    {
-        return Err(ApiError::PreconditionFailed);
-    }
+    .await?;
     audit::record(
         &txn,
         &ctx.actor(),

@@ -1,18 +1,18 @@
 //! `/service-records`: prestazioni recorded by providers and reviewed by the municipality.
 
-use actix_web::{HttpRequest, HttpResponse, get, http::header, patch, post, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    TransactionTrait,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{
-    ApiJson, IfMatch, Page, created, descending, extract::parse_json, list_envelope, ok_tagged,
-    required_text, text,
+    ApiJson, IfMatch, OptionalJson, Page, created, list_envelope, ok_tagged, required_text,
+    sort_by, text,
 };
 use crate::{
     auth::caller::Ctx,
@@ -518,29 +518,17 @@ pub async fn list_service_records(
     if let Some(missed) = query.missed {
         select = select.filter(service_record::Column::Missed.eq(missed));
     }
-    let (field, desc) = descending(query.sort.as_deref().unwrap_or("-started_at"));
-    let column = match field {
-        "started_at" => service_record::Column::StartedAt,
-        "received_at" => service_record::Column::ReceivedAt,
-        _ => {
-            return Err(ApiError::field(
-                "sort",
-                "must be started_at or received_at, optionally with -",
-            ));
-        }
-    };
-    select = if desc {
-        select.order_by_desc(column)
-    } else {
-        select.order_by_asc(column)
-    };
-    let (rows, total) = db::paginate(
-        &state.db,
-        select.order_by_asc(service_record::Column::Id),
-        page.limit,
-        page.offset,
-    )
-    .await?;
+    let select = sort_by(
+        select,
+        query.sort.as_deref(),
+        "-started_at",
+        &[
+            ("started_at", service_record::Column::StartedAt),
+            ("received_at", service_record::Column::ReceivedAt),
+        ],
+        service_record::Column::Id,
+    )?;
+    let (rows, total) = db::paginate(&state.db, select, page.limit, page.offset).await?;
     let view = access::record_view(&ctx.caller);
     Ok(HttpResponse::Ok().json(ServiceRecordList::new(
         rows.into_iter()
@@ -773,9 +761,7 @@ pub async fn update_service_record(
     authorize(&ctx, Resource::ServiceRecords, Action::Write)?;
     let txn = state.db.begin().await?;
     let record = find(&txn, &ctx, *id).await?;
-    if record.version != if_match.0 {
-        return Err(ApiError::PreconditionFailed);
-    }
+    if_match.check(record.version)?;
     let plan = care_plan::Entity::find_by_id(record.care_plan_id)
         .one(&txn)
         .await?
@@ -871,7 +857,7 @@ pub async fn update_service_record(
     new.apply(quantity, &mut changes);
     changes.status = Set(status_after_edit(current).as_str().to_owned());
     changes.updated_at = Set(Utc::now());
-    if !db::update_versioned::<service_record::Entity, _>(
+    db::update_versioned::<service_record::Entity, _>(
         &txn,
         service_record::Column::Id,
         service_record::Column::Version,
@@ -879,10 +865,7 @@ pub async fn update_service_record(
         record.version,
         changes,
     )
-    .await?
-    {
-        return Err(ApiError::PreconditionFailed);
-    }
+    .await?;
     audit::record(
         &txn,
         &ctx.actor(),
@@ -897,25 +880,6 @@ pub async fn update_service_record(
     let updated = find(&txn, &ctx, record.id).await?;
     txn.commit().await?;
     Ok(respond(&ctx, updated))
-}
-
-/// Reads the optional JSON body of a validation or reopening: an empty body means no note.
-fn optional_note(req: &HttpRequest, body: &[u8]) -> Result<ReviewNote, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(ReviewNote::default());
-    }
-    let json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !json {
-        return Err(ApiError::UnsupportedMediaType {
-            expected: "application/json",
-        });
-    }
-    parse_json(body)
 }
 
 /// Applies a review decision to a record in the caller's scope.
@@ -954,9 +918,7 @@ async fn review(
 
     let txn = state.db.begin().await?;
     let record = find(&txn, ctx, id).await?;
-    if record.version != if_match.0 {
-        return Err(ApiError::PreconditionFailed);
-    }
+    if_match.check(record.version)?;
     let current = RecordStatus::parse(&record.status)
         .ok_or_else(|| anyhow::anyhow!("record {} has an unknown status", record.id))?;
     let next = action.apply(current).ok_or_else(|| ApiError::Conflict {
@@ -975,7 +937,7 @@ async fn review(
     changes.reviewed_by = Set(Some(reviewer));
     changes.reviewed_at = Set(Some(now));
     changes.updated_at = Set(now);
-    if !db::update_versioned::<service_record::Entity, _>(
+    db::update_versioned::<service_record::Entity, _>(
         &txn,
         service_record::Column::Id,
         service_record::Column::Version,
@@ -983,10 +945,7 @@ async fn review(
         record.version,
         changes,
     )
-    .await?
-    {
-        return Err(ApiError::PreconditionFailed);
-    }
+    .await?;
     audit::record(
         &txn,
         &ctx.actor(),
@@ -1021,10 +980,9 @@ pub async fn validate_service_record(
     ctx: Ctx,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    req: HttpRequest,
-    body: web::Bytes,
+    OptionalJson(input): OptionalJson<ReviewNote>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = optional_note(&req, &body)?;
+    let input = input.unwrap_or_default();
     review(
         &state,
         &ctx,
@@ -1121,10 +1079,9 @@ pub async fn reopen_service_record(
     ctx: Ctx,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    req: HttpRequest,
-    body: web::Bytes,
+    OptionalJson(input): OptionalJson<ReviewNote>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = optional_note(&req, &body)?;
+    let input = input.unwrap_or_default();
     review(
         &state,
         &ctx,

@@ -4,14 +4,14 @@
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{ApiJson, IfMatch, Page, created, descending, list_envelope, ok_tagged, required_text};
+use super::{ApiJson, IfMatch, Page, created, list_envelope, ok_tagged, required_text, sort_by};
 use crate::{
     auth::caller::Ctx,
     db::{self, audit, entities::service_type, scope},
@@ -180,29 +180,17 @@ pub async fn list_service_types(
         }
         select = select.filter(service_type::Column::Code.eq(code));
     }
-    let (field, desc) = descending(query.sort.as_deref().unwrap_or("code"));
-    let column = match field {
-        "code" => service_type::Column::Code,
-        "name" => service_type::Column::Name,
-        _ => {
-            return Err(ApiError::field(
-                "sort",
-                "must be code or name, optionally with -",
-            ));
-        }
-    };
-    select = if desc {
-        select.order_by_desc(column)
-    } else {
-        select.order_by_asc(column)
-    };
-    let (rows, total) = db::paginate(
-        &state.db,
-        select.order_by_asc(service_type::Column::Id),
-        page.limit,
-        page.offset,
-    )
-    .await?;
+    let select = sort_by(
+        select,
+        query.sort.as_deref(),
+        "code",
+        &[
+            ("code", service_type::Column::Code),
+            ("name", service_type::Column::Name),
+        ],
+        service_type::Column::Id,
+    )?;
+    let (rows, total) = db::paginate(&state.db, select, page.limit, page.offset).await?;
     Ok(HttpResponse::Ok().json(ServiceTypeList::new(
         rows.into_iter().map(Into::into).collect(),
         page,
@@ -339,9 +327,7 @@ pub async fn update_service_type(
     authorize(&ctx, Action::Write)?;
     let txn = state.db.begin().await?;
     let found = find(&txn, &ctx, *id).await?;
-    if found.version != if_match.0 {
-        return Err(ApiError::PreconditionFailed);
-    }
+    if_match.check(found.version)?;
     let mut errors = Vec::new();
     let mut changes = found.clone().into_active_model();
     if let Some(name) = input.name {
@@ -355,7 +341,7 @@ pub async fn update_service_type(
     }
     ApiError::check(errors)?;
     changes.updated_at = Set(Utc::now());
-    if !db::update_versioned::<service_type::Entity, _>(
+    db::update_versioned::<service_type::Entity, _>(
         &txn,
         service_type::Column::Id,
         service_type::Column::Version,
@@ -363,10 +349,7 @@ pub async fn update_service_type(
         found.version,
         changes,
     )
-    .await?
-    {
-        return Err(ApiError::PreconditionFailed);
-    }
+    .await?;
     audit::record(
         &txn,
         &ctx.actor(),

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, Set, TransactionTrait,
+    QueryFilter, Set, TransactionTrait,
     sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 use serde::{Deserialize, Serialize};
@@ -13,8 +13,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{
-    ApiJson, IfMatch, Page, created, descending, list_envelope, ok_tagged, organizations::is_email,
-    required_text,
+    ApiJson, IfMatch, Page, created, list_envelope, ok_tagged, organizations::is_email,
+    required_text, sort_by,
 };
 use crate::{
     auth::{caller::Ctx, password},
@@ -202,30 +202,18 @@ pub async fn list_users(
                 .add(matches(user::Column::FamilyName)),
         );
     }
-    let (field, desc) = descending(query.sort.as_deref().unwrap_or("family_name"));
-    let column = match field {
-        "email" => user::Column::Email,
-        "family_name" => user::Column::FamilyName,
-        "created_at" => user::Column::CreatedAt,
-        _ => {
-            return Err(ApiError::field(
-                "sort",
-                "must be email, family_name or created_at, optionally with -",
-            ));
-        }
-    };
-    select = if desc {
-        select.order_by_desc(column)
-    } else {
-        select.order_by_asc(column)
-    };
-    let (rows, total) = db::paginate(
-        &state.db,
-        select.order_by_asc(user::Column::Id),
-        page.limit,
-        page.offset,
-    )
-    .await?;
+    let select = sort_by(
+        select,
+        query.sort.as_deref(),
+        "family_name",
+        &[
+            ("email", user::Column::Email),
+            ("family_name", user::Column::FamilyName),
+            ("created_at", user::Column::CreatedAt),
+        ],
+        user::Column::Id,
+    )?;
+    let (rows, total) = db::paginate(&state.db, select, page.limit, page.offset).await?;
     Ok(HttpResponse::Ok().json(UserList::new(
         rows.into_iter().map(Into::into).collect(),
         page,
@@ -444,9 +432,7 @@ pub async fn update_user(
     };
     let txn = state.db.begin().await?;
     let target = find(&txn, &ctx, *id).await?;
-    if target.version != if_match.0 {
-        return Err(ApiError::PreconditionFailed);
-    }
+    if_match.check(target.version)?;
     let kind = organization::Entity::find_by_id(target.organization_id)
         .one(&txn)
         .await?
@@ -485,7 +471,7 @@ pub async fn update_user(
     }
     let now = Utc::now();
     changes.updated_at = Set(now);
-    if !db::update_versioned::<user::Entity, _>(
+    db::update_versioned::<user::Entity, _>(
         &txn,
         user::Column::Id,
         user::Column::Version,
@@ -493,10 +479,7 @@ pub async fn update_user(
         target.version,
         changes,
     )
-    .await?
-    {
-        return Err(ApiError::PreconditionFailed);
-    }
+    .await?;
     if ends_sessions {
         revoke_sessions(&txn, target.id, now).await?;
     }

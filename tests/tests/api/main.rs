@@ -4,6 +4,7 @@
 
 mod auth;
 mod care_plans;
+mod documentation;
 mod errors;
 mod matrix;
 mod ratelimit;
