@@ -1,8 +1,13 @@
-//! Taccuino's sync documents: the typed schemas of the `plan` and `diary` automerge documents
-//! (DESIGN.md §5). Pure logic: no network, no SQL. The protocol state machine joins it with the
-//! sync issue; for now this crate fixes the vocabulary both sides will share.
+//! Taccuino's sync core (DESIGN.md §5), pure logic over automerge: no network, no SQL, no clock.
+//!
+//! - [`schema`]: the `plan` and `diary` documents, typed reads and writes (docs/sync.md).
+//! - [`protocol`]: the automerge-repo wire protocol and the server's per-connection state
+//!   machine, sans-IO (docs/sync-protocol.md).
 
 #![forbid(unsafe_code)]
+
+pub mod protocol;
+pub mod schema;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,279 @@
+//! The wire forms of service records: responses, request bodies, query parameters, and the
+//! conversion of stored rows.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::{
+    db::entities::service_record,
+    domain::{
+        access::RecordView,
+        service_record::{MissedReason, RecordSource, RecordStatus, ReviewReason},
+        values::from_milli,
+    },
+    http::list_envelope,
+};
+
+/// The municipality's latest decision on a record.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Review {
+    /// Why the record was rejected or needs clarification; absent for validations and reopenings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) reason_code: Option<ReviewReason>,
+    /// The reviewer's words to the provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 2000)]
+    pub(super) note: Option<String>,
+    /// The social worker who decided.
+    pub(super) reviewed_by: Uuid,
+    pub(super) reviewed_at: DateTime<Utc>,
+}
+
+/// A prestazione: one delivered (or missed) service.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ServiceRecord {
+    pub(super) id: Uuid,
+    pub(super) care_plan_id: Uuid,
+    pub(super) service_type_id: Uuid,
+    /// The field operator who delivered the service.
+    pub(super) operator_id: Uuid,
+    pub(super) started_at: DateTime<Utc>,
+    /// Absent while the visit is open.
+    pub(super) ended_at: Option<DateTime<Utc>>,
+    /// Quantity in the service type's unit (hours, trips, km, accesses), three decimals at most.
+    #[schema(format = Double, minimum = 0, example = 1.5)]
+    pub(super) quantity: f64,
+    /// Kilometres driven, for transports.
+    #[schema(format = Double, minimum = 0, example = 12.4)]
+    pub(super) km: Option<f64>,
+    /// Where a transport started (omitted for administrative staff).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 300)]
+    pub(super) origin: Option<String>,
+    /// Where a transport ended (omitted for administrative staff).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 300)]
+    pub(super) destination: Option<String>,
+    /// WGS 84 latitude where the visit was recorded (omitted for administrative staff).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Double, minimum = -90, maximum = 90)]
+    pub(super) latitude: Option<f64>,
+    /// WGS 84 longitude where the visit was recorded (omitted for administrative staff).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Double, minimum = -180, maximum = 180)]
+    pub(super) longitude: Option<f64>,
+    /// Free text of the operator (omitted for administrative staff).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 2000)]
+    pub(super) notes: Option<String>,
+    /// The visit did not take place; the quantity is then zero.
+    pub(super) missed: bool,
+    /// Why the visit did not take place.
+    pub(super) missed_reason: Option<MissedReason>,
+    pub(super) status: RecordStatus,
+    /// The latest review decision; omitted when the record was never reviewed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) review: Option<Review>,
+    /// How the record reached the server.
+    pub(super) source: RecordSource,
+    /// When the server received the record.
+    pub(super) received_at: DateTime<Utc>,
+    /// Incremented by every change; also the ETag.
+    #[schema(format = Int32, minimum = 1)]
+    pub(super) version: i32,
+    pub(super) created_at: DateTime<Utc>,
+    pub(super) updated_at: DateTime<Utc>,
+}
+
+impl ServiceRecord {
+    /// The record as `view` may see it.
+    pub(super) fn new(m: service_record::Model, view: RecordView) -> Self {
+        let full = view == RecordView::Full;
+        let review = m
+            .reviewed_at
+            .zip(m.reviewed_by)
+            .map(|(reviewed_at, reviewed_by)| Review {
+                reason_code: m
+                    .review_reason_code
+                    .as_deref()
+                    .and_then(ReviewReason::parse),
+                note: m.review_note,
+                reviewed_by,
+                reviewed_at,
+            });
+        Self {
+            id: m.id,
+            care_plan_id: m.care_plan_id,
+            service_type_id: m.service_type_id,
+            operator_id: m.operator_id,
+            started_at: m.started_at,
+            ended_at: m.ended_at,
+            quantity: from_milli(m.quantity_milli),
+            km: m.km_milli.map(from_milli),
+            origin: m.origin.filter(|_| full),
+            destination: m.destination.filter(|_| full),
+            latitude: m.latitude.filter(|_| full),
+            longitude: m.longitude.filter(|_| full),
+            notes: m.notes.filter(|_| full),
+            missed: m.missed,
+            missed_reason: m.missed_reason.as_deref().and_then(MissedReason::parse),
+            status: RecordStatus::parse(&m.status).unwrap_or(RecordStatus::Recorded),
+            review,
+            source: RecordSource::parse(&m.source).unwrap_or(RecordSource::Api),
+            received_at: m.received_at,
+            version: m.version,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+impl From<service_record::Model> for ServiceRecord {
+    fn from(m: service_record::Model) -> Self {
+        Self::new(m, RecordView::Full)
+    }
+}
+
+list_envelope!(
+    ServiceRecordList,
+    ServiceRecord,
+    "A page of service records."
+);
+
+/// A service record sent by a provider.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewServiceRecord {
+    /// Client-generated id, so that a retry never creates a duplicate: resending the same record
+    /// with the same id answers 200 with the stored record.
+    pub(super) id: Option<Uuid>,
+    pub(super) care_plan_id: Uuid,
+    /// An active service type of the plan's municipality.
+    pub(super) service_type_id: Uuid,
+    /// The operator who delivered the service: required for coordinators, implied for operators.
+    pub(super) operator_id: Option<Uuid>,
+    pub(super) started_at: DateTime<Utc>,
+    pub(super) ended_at: Option<DateTime<Utc>>,
+    /// Explicit quantity in the service type's unit; when absent it follows from the times
+    /// (hours), the km (km) or is 1 (trips, accesses).
+    #[schema(format = Double, minimum = 0, example = 1.5)]
+    pub(super) quantity: Option<f64>,
+    #[schema(format = Double, minimum = 0, example = 12.4)]
+    pub(super) km: Option<f64>,
+    #[schema(max_length = 300)]
+    pub(super) origin: Option<String>,
+    #[schema(max_length = 300)]
+    pub(super) destination: Option<String>,
+    #[schema(format = Double, minimum = -90, maximum = 90)]
+    pub(super) latitude: Option<f64>,
+    #[schema(format = Double, minimum = -180, maximum = 180)]
+    pub(super) longitude: Option<f64>,
+    #[schema(max_length = 2000)]
+    pub(super) notes: Option<String>,
+    /// The visit did not take place.
+    #[serde(default)]
+    #[schema(default = false)]
+    pub(super) missed: bool,
+    pub(super) missed_reason: Option<MissedReason>,
+}
+
+/// Changes to a service record (JSON merge patch; `null` clears an optional field).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ServiceRecordPatch {
+    pub(super) service_type_id: Option<Uuid>,
+    pub(super) started_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub(super) ended_at: Option<Option<DateTime<Utc>>>,
+    /// `null` goes back to the quantity that follows from the times, km or unit.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<f64>, format = Double, minimum = 0)]
+    pub(super) quantity: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<f64>, format = Double, minimum = 0)]
+    pub(super) km: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 300)]
+    pub(super) origin: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 300)]
+    pub(super) destination: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<f64>, format = Double, minimum = -90, maximum = 90)]
+    pub(super) latitude: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<f64>, format = Double, minimum = -180, maximum = 180)]
+    pub(super) longitude: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub(super) notes: Option<Option<String>>,
+    pub(super) missed: Option<bool>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<MissedReason>)]
+    pub(super) missed_reason: Option<Option<MissedReason>>,
+}
+
+/// A merge-patch field: absent is `None`, `null` is `Some(None)`.
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// An optional note to a validation or a reopening.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReviewNote {
+    /// Words for the provider; the body itself may be omitted.
+    #[schema(max_length = 2000, example = "Verificato con la famiglia")]
+    pub(super) note: Option<String>,
+}
+
+/// A rejection or a request for clarification.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReviewDecision {
+    pub(super) reason_code: ReviewReason,
+    /// What is wrong, in words the provider will read.
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        example = "L'orario non corrisponde al piano"
+    )]
+    pub(super) note: String,
+}
+
+/// Filters and paging of the service record list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ServiceRecordQuery {
+    /// Only records of this care plan.
+    pub(super) care_plan_id: Option<Uuid>,
+    /// Only records of this operator.
+    pub(super) operator_id: Option<Uuid>,
+    /// Only records of this service type.
+    pub(super) service_type_id: Option<Uuid>,
+    /// Only records in this status.
+    pub(super) status: Option<RecordStatus>,
+    /// Only records started at or after this instant (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub(super) from: Option<DateTime<Utc>>,
+    /// Only records started before this instant (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub(super) to: Option<DateTime<Utc>>,
+    /// Only missed (`true`) or delivered (`false`) visits.
+    pub(super) missed: Option<bool>,
+    /// Sort order; `-` for descending (default `-started_at`).
+    #[param(pattern = "^-?(started_at|received_at)$", max_length = 12)]
+    pub(super) sort: Option<String>,
+    /// Items per page (1-200, default 50).
+    #[param(format = Int64, minimum = 1, maximum = 200)]
+    pub(super) limit: Option<u64>,
+    /// Items to skip.
+    #[param(format = Int64, minimum = 0)]
+    pub(super) offset: Option<u64>,
+}
