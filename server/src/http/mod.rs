@@ -28,6 +28,9 @@ pub use extract::{ApiJson, ApiQuery, IfMatch, OptionalJson};
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
 /// The hard maximum of items per page; a larger `limit` answers 422.
 pub const MAX_PAGE_SIZE: u64 = 200;
+/// The largest `offset` accepted: far beyond any real list, and inside the range every
+/// database binds as a signed 64-bit integer.
+pub const MAX_OFFSET: u64 = 1_000_000_000;
 
 /// A validated window of a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,10 +49,14 @@ impl Page {
                 format!("must be between 1 and {MAX_PAGE_SIZE}"),
             ));
         }
-        Ok(Self {
-            limit,
-            offset: offset.unwrap_or(0),
-        })
+        let offset = offset.unwrap_or(0);
+        if offset > MAX_OFFSET {
+            return Err(ApiError::field(
+                "offset",
+                format!("must be at most {MAX_OFFSET}"),
+            ));
+        }
+        Ok(Self { limit, offset })
     }
 }
 
@@ -216,6 +223,15 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_refuse_windows_no_database_can_bind() {
+        assert!(Page::new(Some(MAX_PAGE_SIZE), Some(MAX_OFFSET)).is_ok());
+        assert!(Page::new(Some(MAX_PAGE_SIZE + 1), None).is_err());
+        assert!(Page::new(Some(0), None).is_err());
+        assert!(Page::new(None, Some(u64::MAX)).is_err());
+        assert!(Page::new(None, Some(1 << 63)).is_err());
+    }
 
     fn message(requested: &str, columns: &[(&str, u8)]) -> Result<(u8, bool), String> {
         sort_order(Some(requested), "x", columns).map_err(|e| format!("{}: {}", e.field, e.detail))

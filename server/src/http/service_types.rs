@@ -118,7 +118,7 @@ pub struct ServiceTypeQuery {
     #[param(format = Int64, minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     /// Items to skip.
-    #[param(format = Int64, minimum = 0)]
+    #[param(format = Int64, minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<u64>,
 }
 

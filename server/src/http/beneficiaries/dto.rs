@@ -243,7 +243,7 @@ pub(super) struct BeneficiaryQuery {
     #[param(format = Int64, minimum = 1, maximum = 200)]
     pub(super) limit: Option<u64>,
     /// Items to skip.
-    #[param(format = Int64, minimum = 0)]
+    #[param(format = Int64, minimum = 0, maximum = 1_000_000_000)]
     pub(super) offset: Option<u64>,
 }
 
@@ -339,6 +339,6 @@ pub(super) struct SensitiveNoteQuery {
     #[param(format = Int64, minimum = 1, maximum = 200)]
     pub(super) limit: Option<u64>,
     /// Items to skip.
-    #[param(format = Int64, minimum = 0)]
+    #[param(format = Int64, minimum = 0, maximum = 1_000_000_000)]
     pub(super) offset: Option<u64>,
 }

@@ -274,6 +274,6 @@ pub(super) struct ServiceRecordQuery {
     #[param(format = Int64, minimum = 1, maximum = 200)]
     pub(super) limit: Option<u64>,
     /// Items to skip.
-    #[param(format = Int64, minimum = 0)]
+    #[param(format = Int64, minimum = 0, maximum = 1_000_000_000)]
     pub(super) offset: Option<u64>,
 }

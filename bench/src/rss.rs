@@ -1,0 +1,94 @@
+//! A server process's memory, read from `/proc/PID/status`.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+/// Peak resident set size of `pid` in KiB: `VmHWM` (the kernel's high-water mark), or `VmRSS`
+/// when the kernel does not report it. `None` when the process cannot be read.
+pub fn read_peak_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    field_kib(&status, "VmHWM:").or_else(|| field_kib(&status, "VmRSS:"))
+}
+
+/// The value in kB of a `Name:   1234 kB` line of a `/proc/PID/status` text.
+pub fn field_kib(status: &str, name: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(name))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+/// Samples `pid` every `every` until `stop` turns true, and returns the largest peak seen
+/// (KiB), or `None` if the process could never be read.
+pub async fn sample_peak(
+    pid: u32,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> Option<u64> {
+    let mut peak = read_peak_kib(pid);
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Some(kib) = read_peak_kib(pid) {
+                    peak = Some(peak.map_or(kib, |p| p.max(kib)));
+                }
+            }
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(kib) = read_peak_kib(pid) {
+        peak = Some(peak.map_or(kib, |p| p.max(kib)));
+    }
+    peak
+}
+
+/// CPU time (user + system) this process has used so far, from `/proc/self/stat`, assuming
+/// the kernel's usual 100 ticks per second. `None` where `/proc` cannot be read.
+pub fn own_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_ticks(&stat).map(|ticks| Duration::from_millis(ticks * 10))
+}
+
+/// utime + stime (fields 14 and 15) of a `/proc/PID/stat` line, in clock ticks. The command
+/// name (field 2) may contain spaces and parentheses, so fields are counted after its last `)`.
+pub fn cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_status_fields() {
+        let status = "Name:\tnode\nVmPeak:\t 1000 kB\nVmHWM:\t   52344 kB\nVmRSS:\t   51000 kB\n";
+        assert_eq!(field_kib(status, "VmHWM:"), Some(52_344));
+        assert_eq!(field_kib(status, "VmRSS:"), Some(51_000));
+        assert_eq!(field_kib(status, "VmSwap:"), None);
+    }
+
+    #[test]
+    fn reads_cpu_ticks() {
+        let stat = "1234 (tokio (rt) x) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 37 0 0 20 0 3";
+        assert_eq!(cpu_ticks(stat), Some(287));
+        assert_eq!(cpu_ticks("garbage"), None);
+        assert!(own_cpu_time().is_some());
+    }
+
+    #[test]
+    fn reads_our_own_process() {
+        let kib = read_peak_kib(std::process::id()).expect("our own /proc entry");
+        assert!(kib > 0);
+    }
+}
