@@ -72,13 +72,16 @@ pub enum TaxCodeError {
 
 /// A validated tax code, uppercase and trimmed, kept as typed (omocodic letters included).
 ///
-/// The inner string holds the 16-character code followed by the 4-character
-/// birth place code with omocodia decoded, so that [`TaxCode::birth_place_code`]
-/// can hand out a `&str` even when the code itself holds letters there.
-/// Both parts are always ASCII, which makes the byte slicing below safe.
+/// Both fields are always ASCII, which makes the byte indexing below safe.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct TaxCode(String);
+pub struct TaxCode {
+    /// The 16-character code.
+    code: String,
+    /// The birth place code with omocodia decoded, kept so that
+    /// [`TaxCode::birth_place_code`] can lend a `&str` even when the code holds letters there.
+    birth_place: String,
+}
 
 impl TaxCode {
     /// Validates `input` (surrounding whitespace and case are ignored), so that
@@ -140,24 +143,22 @@ impl TaxCode {
     /// Builds the inner representation from an already validated code.
     fn from_valid(code: &[u8; LEN]) -> Self {
         let digits = decode_digits(code);
-        Self(
-            code.iter()
-                .chain(&digits[11..15])
-                .map(|&b| char::from(b))
-                .collect(),
-        )
+        Self {
+            code: code.iter().map(|&b| char::from(b)).collect(),
+            birth_place: digits[11..15].iter().map(|&b| char::from(b)).collect(),
+        }
     }
 
     /// The normalized 16-character code, as it should be stored and displayed.
     pub fn as_str(&self) -> &str {
-        &self.0[..LEN]
+        &self.code
     }
 
     /// Birth date, choosing the century that keeps it not after `today`, since
     /// the code only carries two year digits. `None` only for 29 February of a
     /// "00" year that resolves to 1900, which was not a leap year.
     pub fn birth_date(&self, today: NaiveDate) -> Option<NaiveDate> {
-        let digits = decode_digits(self.0.as_bytes());
+        let digits = decode_digits(self.code.as_bytes());
         let yy = i32::try_from(two_digits(&digits, 6)).ok()?;
         let month = MONTHS.iter().position(|&m| m == digits[8])?;
         let month = u32::try_from(month).ok()? + 1;
@@ -170,7 +171,7 @@ impl TaxCode {
 
     /// Sex encoded in the day of birth.
     pub fn sex(&self) -> Sex {
-        if two_digits(&decode_digits(self.0.as_bytes()), 9) > 40 {
+        if two_digits(&decode_digits(self.code.as_bytes()), 9) > 40 {
             Sex::Female
         } else {
             Sex::Male
@@ -180,13 +181,13 @@ impl TaxCode {
     /// Belfiore code of the birth place (municipality, or "Z" + country), with
     /// omocodia decoded so it can be looked up directly, e.g. "H501" for Rome.
     pub fn birth_place_code(&self) -> &str {
-        &self.0[LEN..]
+        &self.birth_place
     }
 
     /// Whether any digit was replaced by a letter, which the Agenzia delle
     /// Entrate does when two people would otherwise share the same code.
     pub fn is_omocode(&self) -> bool {
-        let bytes = self.0.as_bytes();
+        let bytes = self.code.as_bytes();
         DIGIT_POS.iter().any(|&i| bytes[i].is_ascii_uppercase())
     }
 
@@ -195,7 +196,7 @@ impl TaxCode {
     /// character recomputed; `level` above 7 is treated as 7, and 0 gives the
     /// plain code. Useful to generate demo data and test omocode handling.
     pub fn with_omocodia(&self, level: usize) -> TaxCode {
-        let mut code = decode_digits(self.0.as_bytes());
+        let mut code = decode_digits(self.code.as_bytes());
         for &i in DIGIT_POS.iter().rev().take(level) {
             code[i] = OMOCODE[usize::from(code[i] - b'0')];
         }
@@ -280,7 +281,7 @@ impl fmt::Display for TaxCode {
     }
 }
 
-// Hand-written so the cached birth place suffix does not show up in logs.
+// Hand-written to show the code alone, as it is written on documents.
 impl fmt::Debug for TaxCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("TaxCode").field(&self.as_str()).finish()
