@@ -11,10 +11,12 @@ use uuid::Uuid;
 use super::{
     checks::{
         ValidService, authorize, check_operators, check_provider, check_services,
-        check_social_worker, plan_closed,
+        check_social_worker,
     },
     dto::{CarePlan, CarePlanList, CarePlanPatch, CarePlanQuery, NewCarePlan},
-    load::{find, render, render_one, replace_operators, replace_services, status_of},
+    load::{
+        find, find_editable, render, render_one, replace_operators, replace_services, status_of,
+    },
 };
 use crate::{
     auth::caller::Ctx,
@@ -231,11 +233,7 @@ pub(super) async fn update_care_plan(
 ) -> Result<HttpResponse, ApiError> {
     authorize(&ctx, Resource::CarePlans, Action::Write)?;
     let txn = state.db.begin().await?;
-    let plan = find(&txn, &ctx, *id).await?;
-    if_match.check(plan.version)?;
-    if status_of(&plan) == PlanStatus::Closed {
-        return Err(plan_closed());
-    }
+    let plan = find_editable(&txn, &ctx, *id, if_match).await?;
     let mut errors = Vec::new();
     let mut changes = plan.clone().into_active_model();
     if let Some(title) = input.title {

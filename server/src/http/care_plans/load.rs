@@ -10,7 +10,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    checks::ValidService,
+    checks::{ValidService, plan_closed},
     dto::{CarePlan, PlanBeneficiary, PlannedService},
 };
 use crate::{
@@ -27,6 +27,7 @@ use crate::{
         values::from_milli,
     },
     error::ApiError,
+    http::IfMatch,
 };
 
 /// Plans, with their beneficiaries, services and operators loaded in one query each.
@@ -149,6 +150,22 @@ pub(super) async fn find(
         .one(db)
         .await?
         .ok_or(ApiError::NotFound)
+}
+
+/// A plan in the caller's scope that may still be edited: the version the caller read (412
+/// otherwise) and not closed (409 otherwise).
+pub(super) async fn find_editable(
+    db: &impl ConnectionTrait,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: IfMatch,
+) -> Result<care_plan::Model, ApiError> {
+    let plan = find(db, ctx, id).await?;
+    if_match.check(plan.version)?;
+    if status_of(&plan) == PlanStatus::Closed {
+        return Err(plan_closed());
+    }
+    Ok(plan)
 }
 
 pub(super) fn status_of(plan: &care_plan::Model) -> PlanStatus {

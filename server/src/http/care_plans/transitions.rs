@@ -6,9 +6,9 @@ use sea_orm::{IntoActiveModel, Set, TransactionTrait};
 use uuid::Uuid;
 
 use super::{
-    checks::{authorize, check_operators, plan_closed},
+    checks::{authorize, check_operators},
     dto::{CarePlan, PlanOperators},
-    load::{find, render_one, replace_operators, status_of},
+    load::{find, find_editable, render_one, replace_operators, status_of},
 };
 use crate::{
     auth::caller::Ctx,
@@ -16,7 +16,7 @@ use crate::{
     domain::{
         FieldError,
         access::{Action, Resource},
-        care_plan::{PlanStatus, PlanTransition},
+        care_plan::PlanTransition,
     },
     error::ApiError,
     http::{ApiJson, IfMatch, OptionalJson, ReasonInput, ok_tagged, text},
@@ -214,11 +214,7 @@ pub(super) async fn replace_care_plan_operators(
 ) -> Result<HttpResponse, ApiError> {
     authorize(&ctx, Resource::CarePlanOperators, Action::Write)?;
     let txn = state.db.begin().await?;
-    let plan = find(&txn, &ctx, *id).await?;
-    if_match.check(plan.version)?;
-    if status_of(&plan) == PlanStatus::Closed {
-        return Err(plan_closed());
-    }
+    let plan = find_editable(&txn, &ctx, *id, if_match).await?;
     let mut errors = Vec::new();
     check_operators(&txn, plan.provider_id, &input.operator_ids, &mut errors).await?;
     ApiError::check(errors)?;
