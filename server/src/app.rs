@@ -18,6 +18,7 @@ use crate::{
     db, demo,
     http::{self, docs::PublishedDocument, observe::observe, problems, rate_limit::rate_limit},
     state::{AppState, Limits},
+    sync::SyncService,
 };
 
 /// A server bound to its port, ready to run.
@@ -42,6 +43,7 @@ impl Application {
         if config.demo && demo::load_if_empty(&db).await? {
             tracing::info!("demo dataset loaded");
         }
+        let sync = SyncService::start(db.clone(), config.sync.clone()).await?;
         let listener = TcpListener::bind(config.bind)?;
         let port = listener.local_addr()?.port();
         let state = AppState {
@@ -52,6 +54,7 @@ impl Application {
                 config.access_token_ttl,
             ),
             limits: Arc::new(Limits::new(&config)),
+            sync,
             config: Arc::new(config),
         };
         let server = serve(listener, state)?;

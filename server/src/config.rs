@@ -51,6 +51,30 @@ pub struct Config {
     pub db_max_connections: u32,
     /// `TACCUINO_LOG_FORMAT`: `json` for one JSON object per line, anything else for text.
     pub log_json: bool,
+    /// The sync endpoint's settings.
+    pub sync: SyncConfig,
+}
+
+/// Settings of the sync endpoint (`/api/v1/sync`).
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// `TACCUINO_SYNC_MAX_MESSAGE_BYTES`, default 16,777,216: larger sync messages close the
+    /// connection (a first sync of a big diary can be megabytes).
+    pub max_message_bytes: usize,
+    /// `TACCUINO_SYNC_MESSAGES_PER_SECOND`, default 200: sustained messages per connection
+    /// (bursts of ten times that); a flood closes the connection.
+    pub messages_per_second: u32,
+    /// `TACCUINO_SYNC_TICKET_TTL_SECONDS`, default 60: how long a connection ticket is valid.
+    pub ticket_ttl: Duration,
+    /// `TACCUINO_SYNC_KEEPALIVE_SECONDS`, default 30: ping interval; a peer silent for two
+    /// intervals is disconnected.
+    pub keepalive: Duration,
+    /// `TACCUINO_SYNC_IDLE_DOCUMENT_SECONDS`, default 60: a document nobody syncs is dropped
+    /// from memory after this long.
+    pub idle_document: Duration,
+    /// `TACCUINO_SYNC_COMPACT_AFTER_CHUNKS`, default 64: a document stored in more chunks is
+    /// compacted into one snapshot.
+    pub compact_after_chunks: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -69,6 +93,7 @@ impl std::fmt::Debug for Config {
             .field("login_attempts_per_minute", &self.login_attempts_per_minute)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("db_max_connections", &self.db_max_connections)
+            .field("sync", &self.sync)
             .finish()
     }
 }
@@ -126,6 +151,22 @@ impl Config {
             max_body_bytes: parse(&lookup, "TACCUINO_MAX_BODY_BYTES", Some(256 * 1024))?,
             db_max_connections: positive(&lookup, "TACCUINO_DB_MAX_CONNECTIONS", 10)?,
             log_json: lookup("TACCUINO_LOG_FORMAT").is_some_and(|f| f == "json"),
+            sync: SyncConfig {
+                max_message_bytes: positive_usize(
+                    &lookup,
+                    "TACCUINO_SYNC_MAX_MESSAGE_BYTES",
+                    16 * 1024 * 1024,
+                )?,
+                messages_per_second: positive(&lookup, "TACCUINO_SYNC_MESSAGES_PER_SECOND", 200)?,
+                ticket_ttl: seconds(&lookup, "TACCUINO_SYNC_TICKET_TTL_SECONDS", 60)?,
+                keepalive: seconds(&lookup, "TACCUINO_SYNC_KEEPALIVE_SECONDS", 30)?,
+                idle_document: seconds(&lookup, "TACCUINO_SYNC_IDLE_DOCUMENT_SECONDS", 60)?,
+                compact_after_chunks: positive_usize(
+                    &lookup,
+                    "TACCUINO_SYNC_COMPACT_AFTER_CHUNKS",
+                    64,
+                )?,
+            },
         })
     }
 
@@ -171,6 +212,29 @@ fn positive(
         });
     }
     Ok(value)
+}
+
+fn positive_usize(
+    lookup: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    let value: usize = parse(lookup, var, Some(default))?;
+    if value == 0 {
+        return Err(ConfigError::Invalid {
+            var,
+            reason: "must be greater than zero".into(),
+        });
+    }
+    Ok(value)
+}
+
+fn seconds(
+    lookup: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u32,
+) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_secs(positive(lookup, var, default)?.into()))
 }
 
 #[cfg(test)]

@@ -178,6 +178,15 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
+impl From<crate::sync::SyncError> for ApiError {
+    fn from(err: crate::sync::SyncError) -> Self {
+        match err {
+            crate::sync::SyncError::Database(db) => db.into(),
+            other => Self::Internal(anyhow::Error::new(other).context("sync")),
+        }
+    }
+}
+
 impl From<crate::db::UpdateError> for ApiError {
     fn from(err: crate::db::UpdateError) -> Self {
         match err {

@@ -12,3 +12,4 @@ pub mod error;
 pub mod http;
 pub mod openapi;
 pub mod state;
+pub mod sync;

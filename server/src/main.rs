@@ -24,6 +24,8 @@ enum Command {
     },
     /// Prints the OpenAPI document.
     Openapi,
+    /// Rebuilds `service_records` from the sync documents (DATABASE_URL), then exits.
+    RebuildProjections,
 }
 
 #[tokio::main]
@@ -37,6 +39,17 @@ async fn main() -> anyhow::Result<()> {
             let app = Application::build(config).await?;
             tracing::info!(port = app.port(), "listening");
             app.run_until_stopped().await?;
+        }
+        Command::RebuildProjections => {
+            // Only the database settings matter here, so demo-mode defaults are fine.
+            let config = Config::from_env(true)?;
+            init_tracing(config.log_json);
+            let db = taccuino_server::db::connect(&config).await?;
+            let done = taccuino_server::sync::rebuild::rebuild_projections(&db).await?;
+            println!(
+                "service records: {} inserted, {} updated, {} deleted, {} not projectable",
+                done.inserted, done.updated, done.deleted, done.skipped
+            );
         }
         Command::Openapi => {
             println!(

@@ -67,6 +67,8 @@ fn apply_conventions(doc: &mut Value) {
         {"name": "service-types", "description": "The municipality's catalogue of services and tariffs."},
         {"name": "care-plans", "description": "Individual plans (PAI): period, planned services, authorized operators."},
         {"name": "service-records", "description": "Delivered services (prestazioni) and their review."},
+        {"name": "sync", "description": "Offline sync: connection tickets, the automerge-repo WebSocket, the caller's documents."},
+        {"name": "devices", "description": "Phones and browsers that sync, and their revocation."},
         {"name": "audit-events", "description": "The append-only audit log."}
     ]);
     let components = doc["components"]

@@ -10,7 +10,7 @@ use governor::{
 };
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::jwt::TokenKeys, config::Config};
+use crate::{auth::jwt::TokenKeys, config::Config, sync::SyncService};
 
 /// Shared application state, cheap to clone.
 #[derive(Clone, Debug)]
@@ -19,6 +19,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub tokens: TokenKeys,
     pub limits: Arc<Limits>,
+    /// The sync machinery: documents, connections, storage.
+    pub sync: SyncService,
 }
 
 type Limiter =

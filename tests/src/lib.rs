@@ -7,6 +7,7 @@
 //! The [`story!`] macro runs one story on both backends.
 
 mod database;
+pub mod device;
 pub mod fixtures;
 mod http;
 pub mod tax_code;

@@ -2,7 +2,9 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod devices;
 pub mod entities;
+pub mod record_columns;
 pub mod scope;
 
 use std::time::Duration;

@@ -19,6 +19,10 @@ pub enum Resource {
     /// Assigning operators to a care plan.
     CarePlanOperators,
     ServiceRecords,
+    /// Phones and browsers that sync, and their revocation.
+    Devices,
+    /// Syncing documents (tickets, the WebSocket, the list of one's documents).
+    Sync,
     /// Validating, rejecting or asking clarification about a service record.
     Reviews,
     AuditEvents,
@@ -64,6 +68,11 @@ pub fn allows(caller: &Caller, resource: Resource, action: Action) -> bool {
         (Resource::ServiceRecords, Write) => {
             matches!(caller.role, ProviderCoordinator | FieldOperator)
         }
+        (Resource::Devices, _) => {
+            person && matches!(caller.role, Admin | ProviderCoordinator | FieldOperator)
+        }
+        // The field roles sync; everyone else works through REST (DESIGN.md §5).
+        (Resource::Sync, _) => person && matches!(caller.role, ProviderCoordinator | FieldOperator),
         (Resource::Reviews, Read) => false,
         (Resource::Reviews, Write) => caller.role == SocialWorker && person,
     }
@@ -93,6 +102,24 @@ pub fn user_scope(caller: &Caller) -> OrganizationScope {
     match caller.role {
         Role::Admin => OrganizationScope::OwnAndProviders(caller.organization_id),
         _ => OrganizationScope::Own(caller.organization_id),
+    }
+}
+
+/// The devices a caller sees and may revoke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceScope {
+    /// Their own devices only.
+    Owner(Uuid),
+    /// The devices of users of these organizations.
+    Organizations(OrganizationScope),
+}
+
+/// Operators manage their own devices; coordinators their organization's (a lost phone is
+/// reported to them); admins those of the users they administer.
+pub fn device_scope(caller: &Caller) -> DeviceScope {
+    match (caller.role, caller.user_id()) {
+        (Role::FieldOperator, Some(user_id)) => DeviceScope::Owner(user_id),
+        _ => DeviceScope::Organizations(user_scope(caller)),
     }
 }
 

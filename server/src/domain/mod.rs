@@ -25,7 +25,9 @@ macro_rules! wire_enum {
 pub mod access;
 pub mod beneficiary;
 pub mod care_plan;
+pub mod document_access;
 pub mod period;
+pub mod record_content;
 pub mod roles;
 pub mod service_record;
 pub mod tax_code;

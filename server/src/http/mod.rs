@@ -5,6 +5,7 @@ pub mod audit_events;
 pub mod auth;
 pub mod beneficiaries;
 pub mod care_plans;
+pub mod devices;
 pub mod docs;
 pub mod extract;
 pub mod observe;
@@ -14,6 +15,7 @@ pub mod rate_limit;
 pub mod service_records;
 pub mod service_types;
 pub mod status;
+pub mod sync;
 pub mod users;
 
 use actix_web::{HttpResponse, http::header};
@@ -217,6 +219,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     service_types::routes(cfg);
     care_plans::routes(cfg);
     service_records::routes(cfg);
+    sync::routes(cfg);
+    devices::routes(cfg);
     audit_events::routes(cfg);
 }
 

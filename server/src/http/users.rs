@@ -496,6 +496,7 @@ pub async fn update_user(
     .await?;
     let updated = find(&txn, &ctx, target.id).await?;
     txn.commit().await?;
+    state.sync.connections.user_changed(updated.id);
     let version = updated.version;
     Ok(ok_tagged(&User::from(updated), version))
 }

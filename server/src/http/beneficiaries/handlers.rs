@@ -13,7 +13,7 @@ use super::{
         tax_code_taken,
     },
     dto::{Beneficiary, BeneficiaryList, BeneficiaryPatch, BeneficiaryQuery, NewBeneficiary},
-    load::{find, name_contains},
+    load::{find, name_contains, plans_of},
 };
 use crate::{
     auth::caller::Ctx,
@@ -356,6 +356,10 @@ pub(super) async fn update_beneficiary(
     .await?;
     let updated = find(&txn, &ctx, current.id).await?;
     txn.commit().await?;
+    // The visit details (name, address, phone, access notes) live in the plan documents.
+    for plan_id in plans_of(&state.db, current.id).await? {
+        state.sync.plan_changed(plan_id).await;
+    }
     let version = updated.version;
     Ok(ok_tagged(
         &Beneficiary::view(updated, access::beneficiary_view(&ctx.caller)),

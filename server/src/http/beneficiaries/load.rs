@@ -48,3 +48,19 @@ pub(super) fn name_contains(q: &str) -> Condition {
         .add(like(beneficiary::Column::FamilyName))
         .add(like(beneficiary::Column::GivenName))
 }
+
+/// The plans of a beneficiary, whose documents carry the visit details.
+pub(super) async fn plans_of(
+    db: &impl sea_orm::ConnectionTrait,
+    beneficiary_id: uuid::Uuid,
+) -> Result<Vec<uuid::Uuid>, sea_orm::DbErr> {
+    use crate::db::entities::care_plan;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    care_plan::Entity::find()
+        .select_only()
+        .column(care_plan::Column::Id)
+        .filter(care_plan::Column::BeneficiaryId.eq(beneficiary_id))
+        .into_tuple()
+        .all(db)
+        .await
+}

@@ -203,6 +203,7 @@ pub(super) async fn create_care_plan(
     .await?;
     let body = render_one(&txn, &ctx, plan).await?;
     txn.commit().await?;
+    state.sync.plan_changed(body.id).await;
     let version = body.version;
     Ok(created(
         format!("/api/v1/care-plans/{}", body.id),
@@ -311,6 +312,7 @@ pub(super) async fn update_care_plan(
     let updated = find(&txn, &ctx, plan.id).await?;
     let body = render_one(&txn, &ctx, updated).await?;
     txn.commit().await?;
+    state.sync.plan_changed(plan.id).await;
     let version = body.version;
     Ok(ok_tagged(&body, version))
 }

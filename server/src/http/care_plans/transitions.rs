@@ -84,6 +84,7 @@ async fn transition(
     let updated = find(&txn, ctx, plan.id).await?;
     let body = render_one(&txn, ctx, updated).await?;
     txn.commit().await?;
+    state.sync.plan_changed(plan.id).await;
     let version = body.version;
     Ok(ok_tagged(&body, version))
 }
@@ -244,6 +245,7 @@ pub(super) async fn replace_care_plan_operators(
     let updated = find(&txn, &ctx, plan.id).await?;
     let body = render_one(&txn, &ctx, updated).await?;
     txn.commit().await?;
+    state.sync.plan_changed(plan.id).await;
     let version = body.version;
     Ok(ok_tagged(&body, version))
 }

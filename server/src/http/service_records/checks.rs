@@ -2,98 +2,24 @@
 //! types and operators.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::{
     auth::caller::Ctx,
-    db::entities::{care_plan_operator, service_record, service_type, user},
+    db::entities::{care_plan_operator, service_type, user},
     domain::{
         access::{self, Action, Resource},
         roles::Role,
-        service_record::{MissedReason, RecordDraft, ServiceUnit, check_record},
+        service_record::ServiceUnit,
         values::to_milli,
     },
     error::{ApiError, FieldError},
 };
 
-/// Longest origin or destination of a transport.
-pub(super) const PLACE_MAX: usize = 300;
-/// Longest free text (notes, review notes).
-pub(super) const NOTE_MAX: usize = 2000;
+pub(super) use crate::domain::record_content::{NOTE_MAX, PLACE_MAX};
 
-/// The provider-editable content of a record, after merging and trimming.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Content {
-    pub(super) service_type_id: Uuid,
-    pub(super) started_at: DateTime<Utc>,
-    pub(super) ended_at: Option<DateTime<Utc>>,
-    /// Explicit quantity, when stated.
-    pub(super) quantity_milli: Option<i64>,
-    pub(super) km_milli: Option<i64>,
-    pub(super) origin: Option<String>,
-    pub(super) destination: Option<String>,
-    pub(super) latitude: Option<f64>,
-    pub(super) longitude: Option<f64>,
-    pub(super) notes: Option<String>,
-    pub(super) missed: bool,
-    pub(super) missed_reason: Option<MissedReason>,
-}
-
-impl Content {
-    /// Checks the content against the rules of `unit`, returning the quantity to store.
-    pub(super) fn check(&self, unit: ServiceUnit, errors: &mut Vec<FieldError>) -> Option<i64> {
-        if !self.missed && self.missed_reason.is_some() {
-            errors.push(FieldError::new(
-                "missed_reason",
-                "only a missed visit has a reason",
-            ));
-        }
-        let draft = RecordDraft {
-            unit,
-            started_at: self.started_at,
-            ended_at: self.ended_at,
-            quantity_milli: self.quantity_milli,
-            km_milli: self.km_milli,
-            missed: self.missed,
-            latitude: self.latitude,
-            longitude: self.longitude,
-        };
-        check_record(&draft).map_err(|e| errors.extend(e)).ok()
-    }
-
-    /// Whether `m` stores exactly this content with `quantity_milli`.
-    pub(super) fn matches(&self, m: &service_record::Model, quantity_milli: i64) -> bool {
-        self.service_type_id == m.service_type_id
-            && self.started_at == m.started_at
-            && self.ended_at == m.ended_at
-            && quantity_milli == m.quantity_milli
-            && self.km_milli == m.km_milli
-            && self.origin == m.origin
-            && self.destination == m.destination
-            && self.latitude == m.latitude
-            && self.longitude == m.longitude
-            && self.notes == m.notes
-            && self.missed == m.missed
-            && self.missed_reason.map(MissedReason::as_str) == m.missed_reason.as_deref()
-    }
-
-    /// Writes the content and its quantity into `changes`.
-    pub(super) fn apply(self, quantity_milli: i64, changes: &mut service_record::ActiveModel) {
-        changes.service_type_id = Set(self.service_type_id);
-        changes.started_at = Set(self.started_at);
-        changes.ended_at = Set(self.ended_at);
-        changes.quantity_milli = Set(quantity_milli);
-        changes.km_milli = Set(self.km_milli);
-        changes.origin = Set(self.origin);
-        changes.destination = Set(self.destination);
-        changes.latitude = Set(self.latitude);
-        changes.longitude = Set(self.longitude);
-        changes.notes = Set(self.notes);
-        changes.missed = Set(self.missed);
-        changes.missed_reason = Set(self.missed_reason.map(|r| r.as_str().to_owned()));
-    }
-}
+pub(super) use crate::domain::record_content::Content;
 
 /// Thousandths of a wire quantity; non-finite or huge values are a field error.
 pub(super) fn milli(field: &str, value: Option<f64>, errors: &mut Vec<FieldError>) -> Option<i64> {

@@ -22,6 +22,7 @@ use crate::{
     db::{
         self, audit,
         entities::{care_plan, service_record, service_type},
+        record_columns::RecordColumns,
         scope,
     },
     domain::{
@@ -33,6 +34,7 @@ use crate::{
     error::{ApiError, FieldError, Problem},
     http::{ApiJson, IfMatch, Page, created, extract::ApiQuery, sort_by, text},
     state::AppState,
+    sync::record_writes::DiaryWrite,
 };
 
 /// Lists the service records visible to the caller.
@@ -163,6 +165,9 @@ pub(super) async fn create_service_record(
     let operator_id = requested_operator(&ctx, input.operator_id, &mut errors);
     ApiError::check(errors)?;
     let operator_id = operator_id.ok_or(ApiError::Forbidden)?;
+    // The diary is locked before the transaction begins (see sync::hub).
+    let mut diary =
+        DiaryWrite::lock(&state.db, &state.sync.hub, input.care_plan_id, operator_id).await?;
     let txn = state.db.begin().await?;
 
     if let Some(id) = input.id
@@ -227,7 +232,6 @@ pub(super) async fn create_service_record(
 
     let now = Utc::now();
     let mut record = service_record::ActiveModel {
-        id: Set(input.id.unwrap_or_else(Uuid::now_v7)),
         care_plan_id: Set(plan.id),
         operator_id: Set(operator_id),
         status: Set(RecordStatus::Recorded.as_str().to_owned()),
@@ -242,6 +246,9 @@ pub(super) async fn create_service_record(
         updated_at: Set(now),
         ..Default::default()
     };
+    let id = input.id.unwrap_or_else(Uuid::now_v7);
+    record.id = Set(id);
+    diary.record(&txn, id, &content, now).await?;
     content.apply(quantity, &mut record);
     let record = match record.insert(&txn).await {
         Ok(record) => record,
@@ -267,6 +274,7 @@ pub(super) async fn create_service_record(
     )
     .await?;
     txn.commit().await?;
+    diary.committed();
     let version = record.version;
     Ok(created(
         format!("/api/v1/service-records/{}", record.id),
@@ -293,6 +301,21 @@ pub(super) async fn update_service_record(
     ApiJson(input): ApiJson<ServiceRecordPatch>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&ctx, Resource::ServiceRecords, Action::Write)?;
+    let mut diary = match service_record::Entity::find_by_id(*id)
+        .one(&state.db)
+        .await?
+    {
+        Some(row) => Some(
+            DiaryWrite::lock(
+                &state.db,
+                &state.sync.hub,
+                row.care_plan_id,
+                row.operator_id,
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let txn = state.db.begin().await?;
     let record = find(&txn, &ctx, *id).await?;
     if_match.check(record.version)?;
@@ -388,6 +411,11 @@ pub(super) async fn update_service_record(
     let current = RecordStatus::parse(&record.status)
         .ok_or_else(|| anyhow::anyhow!("record {} has an unknown status", record.id))?;
     let mut changes = record.clone().into_active_model();
+    // The row and the diary move together; a diary can only be missing if the record was
+    // created between the lock and this transaction (then the projection catches up).
+    if let Some(diary) = diary.as_mut() {
+        diary.record(&txn, record.id, &new, Utc::now()).await?;
+    }
     new.apply(quantity, &mut changes);
     changes.status = Set(status_after_edit(current).as_str().to_owned());
     changes.updated_at = Set(Utc::now());
@@ -413,5 +441,8 @@ pub(super) async fn update_service_record(
     .await?;
     let updated = find(&txn, &ctx, record.id).await?;
     txn.commit().await?;
+    if let Some(diary) = diary {
+        diary.committed();
+    }
     Ok(respond(&ctx, updated))
 }

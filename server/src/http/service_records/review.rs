@@ -102,6 +102,7 @@ async fn review(
     .await?;
     let updated = find(&txn, ctx, record.id).await?;
     txn.commit().await?;
+    state.sync.review_changed(record.id).await;
     Ok(respond(ctx, updated))
 }
 

@@ -1,0 +1,217 @@
+//! The SQL projection of diaries: every record of a diary becomes a row of `service_records`.
+//!
+//! Idempotent: a record whose row already states the same content writes nothing, so
+//! replaying a change, or projecting a diary twice, changes nothing. The operator and plan of
+//! a row come from the document registry (who owns the diary), never from a field a device
+//! wrote. What the server owns in a row (review outcome, first reception time, source) is kept
+//! when a record changes; a reviewed record that changes goes back to review as `amended`.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter,
+};
+use taccuino_sync::schema::DiaryView;
+use uuid::Uuid;
+
+use super::error::SyncError;
+use super::mapping::content_of;
+use super::registry::DocumentEntry;
+use crate::db::entities::{care_plan, service_record, service_type};
+use crate::db::record_columns::RecordColumns;
+use crate::domain::service_record::{RecordSource, RecordStatus, ServiceUnit, status_after_edit};
+
+/// What one projection wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Projected {
+    /// New rows.
+    pub inserted: usize,
+    /// Rows whose content changed.
+    pub updated: usize,
+    /// Rows removed by a tombstone (or, in a rebuild, absent from the diary).
+    pub deleted: usize,
+    /// Records that cannot become rows (unknown service type, impossible values); they stay
+    /// in the document, and are logged.
+    pub skipped: usize,
+}
+
+impl std::ops::AddAssign for Projected {
+    fn add_assign(&mut self, other: Self) {
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.deleted += other.deleted;
+        self.skipped += other.skipped;
+    }
+}
+
+/// Whether rows of the diary's owner on its plan that the diary does not hold are removed
+/// (a rebuild) or left alone (a live change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Orphans {
+    /// Keep them.
+    Keep,
+    /// Delete them: the documents are the source of truth.
+    Delete,
+}
+
+/// Projects diary `entry` (read as `view`) into `service_records`, inside the caller's
+/// transaction. New rows get `source` and `received_at = now`.
+pub async fn project_diary(
+    db: &impl ConnectionTrait,
+    entry: &DocumentEntry,
+    view: &DiaryView,
+    source: RecordSource,
+    now: DateTime<Utc>,
+    orphans: Orphans,
+) -> Result<Projected, SyncError> {
+    let mut outcome = Projected::default();
+    let Some(operator_id) = entry.operator_id else {
+        return Ok(outcome);
+    };
+    let Some(plan) = care_plan::Entity::find_by_id(entry.care_plan_id)
+        .one(db)
+        .await?
+    else {
+        return Ok(outcome);
+    };
+    let units: HashMap<Uuid, ServiceUnit> = service_type::Entity::find()
+        .filter(service_type::Column::MunicipalityId.eq(plan.municipality_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|t| Some((t.id, ServiceUnit::parse(&t.unit)?)))
+        .collect();
+    let ids: Vec<Uuid> = view.records.iter().map(|r| r.id).collect();
+    let mut existing: HashMap<Uuid, service_record::Model> = HashMap::new();
+    for ids in ids.chunks(500) {
+        existing.extend(
+            service_record::Entity::find()
+                .filter(service_record::Column::Id.is_in(ids.iter().copied()))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|m| (m.id, m)),
+        );
+    }
+    let mut inserts = Vec::new();
+    for record in &view.records {
+        let row = existing.remove(&record.id);
+        // A record id already used by another operator's or plan's row is not this diary's
+        // to change: a device cannot take over a row by reusing its id.
+        if row
+            .as_ref()
+            .is_some_and(|m| m.operator_id != operator_id || m.care_plan_id != plan.id)
+        {
+            tracing::warn!(document = %entry.id, record = %record.id, "record id belongs to another diary; not projected");
+            outcome.skipped += 1;
+            continue;
+        }
+        if record.deleted {
+            if let Some(row) = row {
+                service_record::Entity::delete_by_id(row.id)
+                    .exec(db)
+                    .await?;
+                outcome.deleted += 1;
+            }
+            continue;
+        }
+        let checked = content_of(&record.fields).and_then(|content| {
+            let unit = units
+                .get(&content.service_type_id)
+                .copied()
+                .ok_or_else(|| {
+                    crate::domain::FieldError::new(
+                        "service_type_id",
+                        "unknown in this municipality",
+                    )
+                })?;
+            let mut errors = Vec::new();
+            match content.check(unit, &mut errors) {
+                Some(quantity) => Ok((content, quantity)),
+                None => Err(errors.into_iter().next().unwrap_or_else(|| {
+                    crate::domain::FieldError::new("record", "not a valid record")
+                })),
+            }
+        });
+        let (content, quantity) = match checked {
+            Ok(ok) => ok,
+            Err(problem) => {
+                tracing::warn!(document = %entry.id, record = %record.id, field = %problem.field, detail = %problem.detail, "diary record not projected");
+                outcome.skipped += 1;
+                continue;
+            }
+        };
+        match row {
+            Some(row) if content.matches(&row, quantity) => {}
+            Some(row) => {
+                let status = RecordStatus::parse(&row.status).unwrap_or(RecordStatus::Recorded);
+                let version = row.version;
+                let mut changes = row.into_active_model();
+                content.apply(quantity, &mut changes);
+                changes.status = Set(status_after_edit(status).as_str().to_owned());
+                changes.version = Set(version + 1);
+                changes.updated_at = Set(now);
+                changes.update(db).await?;
+                outcome.updated += 1;
+            }
+            None => {
+                let mut row = service_record::ActiveModel {
+                    id: Set(record.id),
+                    care_plan_id: Set(plan.id),
+                    operator_id: Set(operator_id),
+                    status: Set(RecordStatus::Recorded.as_str().to_owned()),
+                    review_reason_code: Set(None),
+                    review_note: Set(None),
+                    reviewed_by: Set(None),
+                    reviewed_at: Set(None),
+                    source: Set(source.as_str().to_owned()),
+                    received_at: Set(now),
+                    version: Set(1),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                };
+                content.apply(quantity, &mut row);
+                inserts.push(row);
+            }
+        }
+    }
+    outcome.inserted = inserts.len();
+    for batch in chunked(inserts, 200) {
+        service_record::Entity::insert_many(batch)
+            .exec_without_returning(db)
+            .await?;
+    }
+    if orphans == Orphans::Delete {
+        let kept: Vec<Uuid> = view
+            .records
+            .iter()
+            .filter(|r| !r.deleted)
+            .map(|r| r.id)
+            .collect();
+        let mut orphaned = service_record::Entity::find()
+            .filter(service_record::Column::CarePlanId.eq(plan.id))
+            .filter(service_record::Column::OperatorId.eq(operator_id))
+            .all(db)
+            .await?;
+        orphaned.retain(|m| !kept.contains(&m.id));
+        for row in orphaned {
+            service_record::Entity::delete_by_id(row.id)
+                .exec(db)
+                .await?;
+            outcome.deleted += 1;
+        }
+    }
+    Ok(outcome)
+}
+
+fn chunked<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let mut out = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        out.push(items.by_ref().take(size).collect());
+    }
+    out
+}

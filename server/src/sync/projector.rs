@@ -1,0 +1,115 @@
+//! The task that keeps `service_records` within a second of the diaries: it takes the ids of
+//! changed documents, reads each diary once however many changes queued, and projects a batch
+//! of diaries per transaction. A batch that fails is retried one diary at a time, so one bad
+//! diary cannot hold the others back; a diary that still fails is retried later.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{DatabaseConnection, TransactionTrait};
+use taccuino_sync::{DocumentKind, protocol::DocumentId, schema::DiaryView};
+use tokio::sync::mpsc;
+
+use super::error::SyncError;
+use super::hub::Hub;
+use super::projection::{Orphans, Projected, project_diary};
+use super::registry::{self, DocumentEntry};
+use crate::domain::service_record::RecordSource;
+
+/// Most diaries projected in one transaction.
+const BATCH: usize = 256;
+/// Wait before retrying a diary whose projection failed.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// Starts the projector on the current runtime.
+pub fn spawn(
+    db: DatabaseConnection,
+    hub: Hub,
+    retry: mpsc::UnboundedSender<DocumentId>,
+    mut changed: mpsc::UnboundedReceiver<DocumentId>,
+) {
+    tokio::spawn(async move {
+        while let Some(first) = changed.recv().await {
+            let mut ids = HashSet::from([first]);
+            while ids.len() < BATCH {
+                match changed.try_recv() {
+                    Ok(id) => {
+                        ids.insert(id);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let failed = project(&db, &hub, ids).await;
+            if !failed.is_empty() {
+                let retry = retry.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(RETRY_AFTER).await;
+                    for id in failed {
+                        let _ = retry.send(id);
+                    }
+                });
+            }
+        }
+    });
+}
+
+/// Projects the diaries among `ids`; returns those that failed.
+async fn project(db: &DatabaseConnection, hub: &Hub, ids: HashSet<DocumentId>) -> Vec<DocumentId> {
+    let entries = match registry::find_many(db, ids.iter().map(DocumentId::to_uuid)).await {
+        Ok(entries) => entries,
+        Err(e) => {
+            tracing::error!(error = %e, "projection: registry lookup failed");
+            return ids.into_iter().collect();
+        }
+    };
+    let mut diaries = Vec::new();
+    for entry in entries
+        .into_iter()
+        .filter(|e| e.kind == DocumentKind::Diary)
+    {
+        match read(hub, entry.id).await {
+            Ok(Some(view)) => diaries.push((entry, view)),
+            Ok(None) => {}
+            Err(e) => tracing::error!(document = %entry.id, error = %e, "projection: read failed"),
+        }
+    }
+    if diaries.is_empty() {
+        return Vec::new();
+    }
+    if write(db, &diaries).await.is_ok() {
+        return Vec::new();
+    }
+    let mut failed = Vec::new();
+    for diary in diaries {
+        if let Err(e) = write(db, std::slice::from_ref(&diary)).await {
+            tracing::error!(document = %diary.0.id, error = %e, "projection failed; will retry");
+            failed.push(diary.0.id);
+        }
+    }
+    failed
+}
+
+async fn read(hub: &Hub, id: DocumentId) -> Result<Option<DiaryView>, SyncError> {
+    let mut guard = hub.open(id).await?;
+    match guard.doc() {
+        None => Ok(None),
+        Some(doc) => DiaryView::read(doc)
+            .map(Some)
+            .map_err(|e| SyncError::Schema(id.to_uuid(), e)),
+    }
+}
+
+async fn write(
+    db: &DatabaseConnection,
+    diaries: &[(DocumentEntry, DiaryView)],
+) -> Result<Projected, SyncError> {
+    let txn = db.begin().await?;
+    let now = Utc::now();
+    let mut total = Projected::default();
+    for (entry, view) in diaries {
+        total += project_diary(&txn, entry, view, RecordSource::Sync, now, Orphans::Keep).await?;
+    }
+    txn.commit().await?;
+    Ok(total)
+}

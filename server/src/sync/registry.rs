@@ -1,0 +1,162 @@
+//! The registry of documents (`sync_documents`): which plan, and for a diary which operator,
+//! each document is of. These authority facts live in SQL, never in the document itself.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
+use taccuino_sync::{DocumentKind, protocol::DocumentId};
+use uuid::Uuid;
+
+use super::error::SyncError;
+use super::storage::{self, NewChunk, SNAPSHOT};
+use crate::db::entities::sync_document;
+
+/// One registered document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocumentEntry {
+    /// Its id.
+    pub id: DocumentId,
+    /// Plan or diary.
+    pub kind: DocumentKind,
+    /// Its plan.
+    pub care_plan_id: Uuid,
+    /// A diary's operator.
+    pub operator_id: Option<Uuid>,
+}
+
+fn kind_of(stored: &str) -> Option<DocumentKind> {
+    match stored {
+        "plan" => Some(DocumentKind::Plan),
+        "diary" => Some(DocumentKind::Diary),
+        _ => None,
+    }
+}
+
+impl DocumentEntry {
+    fn from_row(row: sync_document::Model) -> Option<Self> {
+        Some(Self {
+            id: DocumentId::from(row.id),
+            kind: kind_of(&row.kind)?,
+            care_plan_id: row.care_plan_id,
+            operator_id: row.operator_id,
+        })
+    }
+}
+
+/// The entry of document `id`, if registered.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    id: DocumentId,
+) -> Result<Option<DocumentEntry>, SyncError> {
+    Ok(sync_document::Entity::find_by_id(id.to_uuid())
+        .one(db)
+        .await?
+        .and_then(DocumentEntry::from_row))
+}
+
+/// The entries of documents `ids` that are registered.
+pub async fn find_many(
+    db: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<Vec<DocumentEntry>, SyncError> {
+    Ok(sync_document::Entity::find()
+        .filter(sync_document::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(DocumentEntry::from_row)
+        .collect())
+}
+
+/// The documents of these plans, plans first then diaries by operator.
+pub async fn of_plans(
+    db: &impl ConnectionTrait,
+    plan_ids: impl IntoIterator<Item = Uuid>,
+) -> Result<Vec<DocumentEntry>, SyncError> {
+    Ok(sync_document::Entity::find()
+        .filter(sync_document::Column::CarePlanId.is_in(plan_ids))
+        .order_by_asc(sync_document::Column::CarePlanId)
+        .order_by_desc(sync_document::Column::Kind)
+        .order_by_asc(sync_document::Column::OperatorId)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(DocumentEntry::from_row)
+        .collect())
+}
+
+/// Every registered diary (for `rebuild-projections`).
+pub async fn all_diaries(db: &impl ConnectionTrait) -> Result<Vec<DocumentEntry>, SyncError> {
+    Ok(sync_document::Entity::find()
+        .filter(sync_document::Column::Kind.eq(DocumentKind::Diary.as_str()))
+        .order_by_asc(sync_document::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(DocumentEntry::from_row)
+        .collect())
+}
+
+/// The plan document of `care_plan_id`.
+pub async fn plan_document(
+    db: &impl ConnectionTrait,
+    care_plan_id: Uuid,
+) -> Result<Option<DocumentId>, SyncError> {
+    lookup(db, care_plan_id, DocumentKind::Plan, None).await
+}
+
+/// The diary of `operator_id` on `care_plan_id`.
+pub async fn diary_document(
+    db: &impl ConnectionTrait,
+    care_plan_id: Uuid,
+    operator_id: Uuid,
+) -> Result<Option<DocumentId>, SyncError> {
+    lookup(db, care_plan_id, DocumentKind::Diary, Some(operator_id)).await
+}
+
+async fn lookup(
+    db: &impl ConnectionTrait,
+    care_plan_id: Uuid,
+    kind: DocumentKind,
+    operator_id: Option<Uuid>,
+) -> Result<Option<DocumentId>, SyncError> {
+    let mut select = sync_document::Entity::find()
+        .filter(sync_document::Column::CarePlanId.eq(care_plan_id))
+        .filter(sync_document::Column::Kind.eq(kind.as_str()));
+    select = match operator_id {
+        Some(id) => select.filter(sync_document::Column::OperatorId.eq(id)),
+        None => select.filter(sync_document::Column::OperatorId.is_null()),
+    };
+    Ok(select.one(db).await?.map(|row| DocumentId::from(row.id)))
+}
+
+/// Registers a new document with its first content, inside the caller's transaction.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    kind: DocumentKind,
+    care_plan_id: Uuid,
+    operator_id: Option<Uuid>,
+    doc: &mut automerge::AutoCommit,
+) -> Result<DocumentId, SyncError> {
+    let id = Uuid::new_v4();
+    sync_document::Entity::insert(sync_document::ActiveModel {
+        id: Set(id),
+        kind: Set(kind.as_str().to_owned()),
+        care_plan_id: Set(care_plan_id),
+        operator_id: Set(operator_id),
+        created_at: Set(Utc::now()),
+    })
+    .exec_without_returning(db)
+    .await?;
+    storage::append(
+        db,
+        vec![NewChunk {
+            document_id: id,
+            kind: SNAPSHOT,
+            data: doc.save(),
+        }],
+    )
+    .await?;
+    Ok(DocumentId::from(id))
+}
