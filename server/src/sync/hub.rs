@@ -25,7 +25,7 @@ enum Loaded {
     /// Not read from storage yet (or dropped after a failed server write).
     No,
     /// The document and how many chunks storage holds for it.
-    Yes { doc: AutoCommit, chunks: usize },
+    Yes { doc: Box<AutoCommit>, chunks: usize },
     /// Storage has no chunk of it.
     Missing,
 }
@@ -121,7 +121,7 @@ impl Hub {
         if matches!(*guard, Loaded::No) {
             *guard = match storage::load(&self.inner.db, id.to_uuid()).await? {
                 Some(stored) => Loaded::Yes {
-                    doc: stored.doc,
+                    doc: Box::new(stored.doc),
                     chunks: stored.chunks,
                 },
                 None => Loaded::Missing,
