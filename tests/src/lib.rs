@@ -10,6 +10,7 @@ mod database;
 pub mod device;
 pub mod fixtures;
 mod http;
+pub mod process;
 pub mod tax_code;
 
 use std::future::Future;

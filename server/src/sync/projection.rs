@@ -46,14 +46,15 @@ impl std::ops::AddAssign for Projected {
     }
 }
 
-/// Whether rows of the diary's owner on its plan that the diary does not hold are removed
-/// (a rebuild) or left alone (a live change).
+/// Why a diary is projected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Orphans {
-    /// Keep them.
-    Keep,
-    /// Delete them: the documents are the source of truth.
-    Delete,
+pub enum Mode {
+    /// A change just arrived: a reviewed record that changed was amended and goes back to
+    /// review; rows the diary does not hold are left alone.
+    Live,
+    /// `rebuild-projections`: the documents are the source of truth, so rows the diary does
+    /// not hold are removed, and a row that differs is repaired without touching its review.
+    Rebuild,
 }
 
 /// Projects diary `entry` (read as `view`) into `service_records`, inside the caller's
@@ -64,7 +65,7 @@ pub async fn project_diary(
     view: &DiaryView,
     source: RecordSource,
     now: DateTime<Utc>,
-    orphans: Orphans,
+    mode: Mode,
 ) -> Result<Projected, SyncError> {
     let mut outcome = Projected::default();
     let Some(operator_id) = entry.operator_id else {
@@ -150,7 +151,9 @@ pub async fn project_diary(
                 let version = row.version;
                 let mut changes = row.into_active_model();
                 content.apply(quantity, &mut changes);
-                changes.status = Set(status_after_edit(status).as_str().to_owned());
+                if mode == Mode::Live {
+                    changes.status = Set(status_after_edit(status).as_str().to_owned());
+                }
                 changes.version = Set(version + 1);
                 changes.updated_at = Set(now);
                 changes.update(db).await?;
@@ -184,7 +187,7 @@ pub async fn project_diary(
             .exec_without_returning(db)
             .await?;
     }
-    if orphans == Orphans::Delete {
+    if mode == Mode::Rebuild {
         let kept: Vec<Uuid> = view
             .records
             .iter()

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::error::SyncError;
 use super::hub::Hub;
-use super::projection::{Orphans, Projected, project_diary};
+use super::projection::{Mode, Projected, project_diary};
 use super::registry::{self, DocumentEntry};
 use crate::domain::service_record::RecordSource;
 
@@ -108,7 +108,7 @@ async fn write(
     let now = Utc::now();
     let mut total = Projected::default();
     for (entry, view) in diaries {
-        total += project_diary(&txn, entry, view, RecordSource::Sync, now, Orphans::Keep).await?;
+        total += project_diary(&txn, entry, view, RecordSource::Sync, now, Mode::Live).await?;
     }
     txn.commit().await?;
     Ok(total)

@@ -10,7 +10,7 @@ use sea_orm::{DatabaseConnection, TransactionTrait};
 use taccuino_sync::schema::DiaryView;
 
 use super::error::SyncError;
-use super::projection::{Orphans, Projected, project_diary};
+use super::projection::{Mode, Projected, project_diary};
 use super::{registry, storage};
 use crate::domain::service_record::RecordSource;
 
@@ -30,7 +30,7 @@ pub async fn rebuild_projections(db: &DatabaseConnection) -> Result<Projected, S
             &view,
             RecordSource::Sync,
             Utc::now(),
-            Orphans::Delete,
+            Mode::Rebuild,
         )
         .await?;
         txn.commit().await?;

@@ -84,6 +84,16 @@ pub async fn run(
 
     let close: Option<CloseReason> = loop {
         let outputs = tokio::select! {
+            // Events first: a revocation or policy change queued before a client's frame is
+            // applied before that frame is handled.
+            biased;
+            Some(event) = events.recv() => match task.event(event).await {
+                Ok(outputs) => outputs,
+                Err(close) => {
+                    task.send_error(close).await;
+                    break Some(reason(CloseCode::Policy, close));
+                }
+            },
             frame = stream.next() => match frame {
                 Some(Ok(AggregatedMessage::Binary(bytes))) => {
                     last_heard = Instant::now();
@@ -120,13 +130,6 @@ pub async fn run(
                         if too_big { CloseCode::Size } else { CloseCode::Protocol },
                         if too_big { "message too large" } else { "malformed frame" },
                     ));
-                }
-            },
-            Some(event) = events.recv() => match task.event(event).await {
-                Ok(outputs) => outputs,
-                Err(close) => {
-                    task.send_error(close).await;
-                    break Some(reason(CloseCode::Policy, close));
                 }
             },
             _ = ticker.tick() => {
@@ -216,10 +219,20 @@ impl Task {
                     .filter(|(_, p)| plan.is_none_or(|plan| **p == plan))
                     .map(|(d, _)| *d)
                     .collect();
+                // Decided here, not in a spawned task, so that no frame of this client is
+                // handled under the old authority once the change is known.
+                let mut outputs = Vec::new();
                 for document_id in documents {
-                    self.check_access(document_id);
+                    let access = policy::decide(&self.service.db, &self.peer.caller, document_id)
+                        .await
+                        .map_err(|_| "storage error, retry later")?
+                        .0;
+                    outputs.extend(self.conn.handle(Event::AccessDecided {
+                        document_id,
+                        access,
+                    }));
                 }
-                Vec::new()
+                outputs
             }
             ConnectionEvent::Close(why) => return Err(why),
         })

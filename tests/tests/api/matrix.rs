@@ -208,6 +208,18 @@ story!(
             .await
             .expect(201)
             .id();
+        let device = cast
+            .session(Who::Operator)
+            .post(
+                "/sync/tickets",
+                json!({"device_id": null, "device_name": "Telefono"}),
+            )
+            .await
+            .expect(201)
+            .body["device_id"]
+            .as_str()
+            .map(str::to_owned)
+            .expect("a device id");
         let ben_g = format!("/beneficiaries/{}", demo.girasole_beneficiary_id());
         let ben_r = format!("/beneficiaries/{}", demo.arcobaleno_beneficiary_id());
         let plan_g = format!("/care-plans/{}", demo.girasole_plan_id());
@@ -290,6 +302,12 @@ story!(
             patch(rec_g.clone(), json!({"notes": "Nota corretta dal coordinatore"}),   "401 403 403 403 2xx 2xx 2xx 404 404"),
             guarded(Method::POST, format!("/service-records/{new_record}"), "/validate", json!({}),
                                                                                        "401 403 2xx 403 403 403 403 403 403"),
+            get("/me/documents".into(),                                                "401 403 403 403 2xx 2xx 403 2xx 2xx"),
+            post("/sync/tickets".into(), |_| json!({"device_name": "Tablet"}),         "401 403 403 403 201 201 403 201 201"),
+            get("/sync?ticket=not-a-ticket".into(),                                    "401 401 401 401 401 401 401 401 401"),
+            get("/devices".into(),                                                     "401 2xx 403 403 2xx 2xx 403 2xx 2xx"),
+            get(format!("/devices/{device}"),                                          "401 2xx 403 403 2xx 2xx 403 404 404"),
+            post(format!("/devices/{device}/revoke"), |_| json!({}),                   "401 2xx 403 403 2xx 2xx 403 404 404"),
             get("/audit-events".into(),                                                "401 2xx 403 403 403 403 403 403 403"),
             get(format!("/audit-events/{audit_event}"),                                "401 2xx 403 403 403 403 403 403 403"),
         ];

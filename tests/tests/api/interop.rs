@@ -1,0 +1,145 @@
+//! The stock JavaScript client (`@automerge/automerge-repo` 2.5.6 with its WebSocket adapter,
+//! pinned in tests/interop/) syncs a diary with our server, reads a review back, and is
+//! refused a document it may not see: no protocol code of ours on that side.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+use taccuino_sync::DocumentKind;
+use taccuino_tests::{DEMO_PASSWORD, TestApp, demo, device::my_documents, fixtures::Demo, story};
+use uuid::Uuid;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lives in the workspace")
+        .to_path_buf()
+}
+
+/// Installs the pinned npm packages once per test binary.
+fn ensure_node_client() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let status = Command::new(repo_root().join("scripts/ensure-interop-deps"))
+            .status()
+            .expect("running scripts/ensure-interop-deps");
+        assert!(
+            status.success(),
+            "installing the Node interop client failed"
+        );
+    });
+}
+
+/// Runs the Node client in `mode` as `email`; returns its final JSON line.
+async fn node_client(app: &TestApp, email: &str, mode: &str, vars: &[(&str, String)]) -> Value {
+    ensure_node_client();
+    let mut command = Command::new("node");
+    command
+        .current_dir(repo_root())
+        .arg("tests/interop/sync-diary.mjs")
+        .env("TACCUINO_API", &app.api)
+        .env("TACCUINO_EMAIL", email)
+        .env("TACCUINO_PASSWORD", DEMO_PASSWORD)
+        .env("MODE", mode)
+        .env("TIMEOUT_MS", "20000");
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("the node task")
+        .expect("running node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    let result: Value = serde_json::from_str(last).unwrap_or_else(|_| {
+        panic!(
+            "the Node client printed no JSON result:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert_eq!(
+        result["ok"],
+        true,
+        "Node client ({mode}) failed: {result}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    result
+}
+
+story!(
+    the_stock_javascript_client_records_a_visit_and_reads_its_review,
+    |app| async move {
+        let demo = Demo::discover(&app).await;
+        let plan = demo.girasole_plan_id();
+        let record = Uuid::new_v4();
+        let yesterday = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+
+        let synced = node_client(
+            &app,
+            demo::OPERATOR,
+            "record",
+            &[
+                ("CARE_PLAN_ID", plan.clone()),
+                ("RECORD_ID", record.to_string()),
+                ("SERVICE_TYPE_ID", demo.sad_id.clone()),
+                ("STARTED_AT", format!("{yesterday}T15:00:00Z")),
+                ("ENDED_AT", format!("{yesterday}T16:00:00Z")),
+                ("NOTES", "Passeggiata al parco".to_owned()),
+            ],
+        )
+        .await;
+        assert!(synced["heads"].as_array().is_some_and(|h| !h.is_empty()));
+
+        // The server projected it: the social worker sees it and validates it.
+        let worker = app.login(demo::SOCIAL_WORKER).await;
+        let path = format!("/service-records/{record}");
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        let row = loop {
+            let reply = worker.get(&path).await;
+            if reply.status == 200 {
+                break reply;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never projected: {reply}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert_eq!(row.body["notes"], "Passeggiata al parco");
+        assert_eq!(row.body["quantity"], 1.0);
+        assert_eq!(row.body["operator_id"], demo.operator_id.as_str());
+        worker
+            .post_if_match(&format!("{path}/validate"), json!({}), &row.etag())
+            .await
+            .expect(200);
+
+        let read = node_client(
+            &app,
+            demo::OPERATOR,
+            "read-review",
+            &[
+                ("CARE_PLAN_ID", plan.clone()),
+                ("RECORD_ID", record.to_string()),
+            ],
+        )
+        .await;
+        assert_eq!(read["review"]["status"], "validated");
+
+        // Another provider's diary is unavailable to it, as if it did not exist.
+        let foreign = my_documents(&app.login(demo::ARCOBALENO_OPERATOR).await)
+            .await
+            .into_iter()
+            .find(|d| d.kind == DocumentKind::Diary)
+            .expect("an Arcobaleno diary");
+        let refused = node_client(
+            &app,
+            demo::OPERATOR,
+            "forbidden",
+            &[("DOCUMENT_URL", foreign.url.clone())],
+        )
+        .await;
+        assert_eq!(refused["unavailable"], true);
+    }
+);
