@@ -592,3 +592,121 @@ async fn snapshot(app: &TestApp) -> Vec<Row> {
         })
         .collect()
 }
+
+story!(
+    a_plan_edit_reaches_the_plan_document_on_the_next_sync,
+    |app| async move {
+        let demo = Demo::discover(&app).await;
+        let operator = app.login(demo::OPERATOR).await;
+        let worker = app.login(demo::SOCIAL_WORKER).await;
+        let (_, plan) = operator_documents(&operator, &demo).await;
+        let phone = Device::register(&operator, "Telefono").await;
+        sync_now(&phone, &app, &operator, &[plan]).await;
+
+        let path = format!("/care-plans/{}", demo.girasole_plan_id());
+        let etag = worker.get(&path).await.expect(200).etag();
+        let new_end = taccuino_tests::fixtures::days_from_today(400);
+        worker
+            .patch(&path, json!({"valid_to": new_end}), &etag)
+            .await
+            .expect(200);
+
+        sync_now(&phone, &app, &operator, &[plan]).await;
+        assert_eq!(phone.plan(plan).fields.valid_to.to_string(), new_end);
+    }
+);
+
+story!(
+    a_storage_failure_closes_the_connection_and_the_device_sends_again_later,
+    |app| async move {
+        use sea_orm::ConnectionTrait;
+        let demo = Demo::discover(&app).await;
+        let operator = app.login(demo::OPERATOR).await;
+        let (diary, _) = operator_documents(&operator, &demo).await;
+        let phone = Device::register(&operator, "Telefono").await;
+        sync_now(&phone, &app, &operator, &[diary]).await;
+
+        // The chunk table disappears under the running server: nothing can be stored.
+        app.db
+            .execute_unprepared("ALTER TABLE sync_chunks RENAME TO sync_chunks_away")
+            .await
+            .expect("rename");
+        let id = Uuid::new_v4();
+        phone
+            .record(diary, id, &visit(&demo.sad_id, "Durante il guasto"))
+            .expect("record");
+        let mut connection = phone.online(&app, &operator).await;
+        let failed = connection.sync(&[diary], SYNC).await;
+        let error = failed.expect_err("nothing may be acknowledged that was not stored");
+        assert_eq!(error.error_text(), Some("storage error, retry later"));
+        register_lacks(&operator, id).await;
+
+        // Storage is back: the device's next sync delivers the record, once.
+        app.db
+            .execute_unprepared("ALTER TABLE sync_chunks_away RENAME TO sync_chunks")
+            .await
+            .expect("rename back");
+        sync_now(&phone, &app, &operator, &[diary]).await;
+        register_shows(&operator, id, |r| r["notes"] == "Durante il guasto").await;
+        let tablet = Device::register(&operator, "Tablet").await;
+        sync_now(&tablet, &app, &operator, &[diary]).await;
+        let copies = tablet
+            .diary(diary)
+            .records
+            .iter()
+            .filter(|r| r.id == id)
+            .count();
+        assert_eq!(copies, 1);
+    }
+);
+
+story!(
+    many_changes_are_compacted_into_a_snapshot_that_still_loads,
+    env = [("TACCUINO_SYNC_COMPACT_AFTER_CHUNKS", "4")],
+    |app| async move {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        use taccuino_server::db::entities::sync_chunk;
+        let demo = Demo::discover(&app).await;
+        let operator = app.login(demo::OPERATOR).await;
+        let (diary, _) = operator_documents(&operator, &demo).await;
+        let phone = Device::register(&operator, "Telefono").await;
+        sync_now(&phone, &app, &operator, &[diary]).await;
+        let mut connection = phone.online(&app, &operator).await;
+        let mut ids = Vec::new();
+        for n in 0..12 {
+            let id = Uuid::new_v4();
+            phone
+                .record(diary, id, &visit(&demo.sad_id, &format!("Visita {n}")))
+                .expect("record");
+            ids.push(id);
+            assert!(
+                connection
+                    .sync(&[diary], SYNC)
+                    .await
+                    .expect("sync")
+                    .all_synced()
+            );
+        }
+        connection.close().await;
+
+        let chunks = || async {
+            sync_chunk::Entity::find()
+                .filter(sync_chunk::Column::DocumentId.eq(diary.to_uuid()))
+                .count(&app.db)
+                .await
+                .expect("count")
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while chunks().await > 5 {
+            assert!(tokio::time::Instant::now() < deadline, "never compacted");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let fresh = Device::register(&operator, "Tablet").await;
+        sync_now(&fresh, &app, &operator, &[diary]).await;
+        let view = fresh.diary(diary);
+        assert!(
+            ids.iter()
+                .all(|id| view.records.iter().any(|r| r.id == *id))
+        );
+    }
+);
