@@ -24,7 +24,7 @@ use crate::db::record_columns::RecordColumns;
 use crate::domain::service_record::{RecordSource, RecordStatus, ServiceUnit, status_after_edit};
 
 /// What one projection wrote.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Projected {
     /// New rows.
     pub inserted: usize,
@@ -35,6 +35,9 @@ pub struct Projected {
     /// Records that cannot become rows (unknown service type, impossible values); they stay
     /// in the document, and are logged.
     pub skipped: usize,
+    /// Reviewed records that changed and went back to review: their plan documents must say
+    /// so too.
+    pub amended: Vec<Uuid>,
 }
 
 impl std::ops::AddAssign for Projected {
@@ -43,6 +46,7 @@ impl std::ops::AddAssign for Projected {
         self.updated += other.updated;
         self.deleted += other.deleted;
         self.skipped += other.skipped;
+        self.amended.extend(other.amended);
     }
 }
 
@@ -148,11 +152,12 @@ pub async fn project_diary(
             Some(row) if content.matches(&row, quantity) => {}
             Some(row) => {
                 let status = RecordStatus::parse(&row.status).unwrap_or(RecordStatus::Recorded);
-                let version = row.version;
+                let (row_id, version) = (row.id, row.version);
                 let mut changes = row.into_active_model();
                 content.apply(quantity, &mut changes);
-                if mode == Mode::Live {
+                if mode == Mode::Live && status_after_edit(status) != status {
                     changes.status = Set(status_after_edit(status).as_str().to_owned());
+                    outcome.amended.push(row_id);
                 }
                 changes.version = Set(version + 1);
                 changes.updated_at = Set(now);

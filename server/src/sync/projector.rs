@@ -15,6 +15,7 @@ use super::error::SyncError;
 use super::hub::Hub;
 use super::projection::{Mode, Projected, project_diary};
 use super::registry::{self, DocumentEntry};
+use super::writes::mirror_review;
 use crate::domain::service_record::RecordSource;
 
 /// Most diaries projected in one transaction.
@@ -77,14 +78,27 @@ async fn project(db: &DatabaseConnection, hub: &Hub, ids: HashSet<DocumentId>) -
     if diaries.is_empty() {
         return Vec::new();
     }
-    if write(db, &diaries).await.is_ok() {
-        return Vec::new();
-    }
     let mut failed = Vec::new();
-    for diary in diaries {
-        if let Err(e) = write(db, std::slice::from_ref(&diary)).await {
-            tracing::error!(document = %diary.0.id, error = %e, "projection failed; will retry");
-            failed.push(diary.0.id);
+    let mut amended = Vec::new();
+    match write(db, &diaries).await {
+        Ok(done) => amended = done.amended,
+        Err(_) => {
+            for diary in diaries {
+                match write(db, std::slice::from_ref(&diary)).await {
+                    Ok(done) => amended.extend(done.amended),
+                    Err(e) => {
+                        tracing::error!(document = %diary.0.id, error = %e, "projection failed; will retry");
+                        failed.push(diary.0.id);
+                    }
+                }
+            }
+        }
+    }
+    // The device shows each record's review from the plan document: an amended record must
+    // show as back in review there too.
+    for record in amended {
+        if let Err(e) = mirror_review(db, hub, record).await {
+            tracing::error!(record = %record, error = %e, "mirroring an amendment failed");
         }
     }
     failed

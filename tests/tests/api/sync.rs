@@ -230,6 +230,19 @@ story!(
         sync_now(&phone, &app, &operator, &[diary]).await;
         let row = register_shows(&worker, id, |r| r["status"] == "amended").await;
         assert_eq!(row["quantity"], 2.0);
+        // ...and the phone shows it back in review.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            sync_now(&phone, &app, &operator, &[plan]).await;
+            if phone.plan(plan).reviews.get(&id).map(|r| r.status.as_str()) == Some("amended") {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the amendment never reached the plan document"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 );
 
