@@ -309,3 +309,74 @@ impl Drop for ServerWrite {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ConnectOptions, Database};
+    use taccuino_migrations::{Migrator, MigratorTrait};
+    use uuid::Uuid;
+
+    async fn hub() -> Hub {
+        let mut options = ConnectOptions::new("sqlite::memory:");
+        options.max_connections(1).sqlx_logging(false);
+        let db = Database::connect(options).await.expect("in-memory SQLite");
+        Migrator::up(&db, None).await.expect("migrations");
+        let (changed, _) = mpsc::unbounded_channel();
+        Hub::new(db, 64, changed)
+    }
+
+    #[tokio::test]
+    async fn idle_documents_leave_memory_but_not_while_locked_or_synced() {
+        let hub = hub().await;
+        let (a, b) = (
+            DocumentId::from(Uuid::new_v4()),
+            DocumentId::from(Uuid::new_v4()),
+        );
+        let mut held = hub.open(a).await.expect("open");
+        assert!(
+            held.doc().is_none(),
+            "nothing stored: the document does not exist"
+        );
+        drop(hub.open(b).await.expect("open"));
+        let (events, _rx) = mpsc::unbounded_channel();
+        hub.subscribe(b, 7, events);
+        assert_eq!(hub.loaded(), 2);
+
+        // Both are in use: one locked, one synced by a connection.
+        assert_eq!(hub.evict_idle(Duration::ZERO), 0);
+        drop(held);
+        assert_eq!(hub.evict_idle(Duration::ZERO), 1);
+        hub.unsubscribe([b], 7);
+        // Recently used documents stay until they have been idle long enough.
+        assert_eq!(hub.evict_idle(Duration::from_secs(60)), 0);
+        assert_eq!(hub.evict_idle(Duration::ZERO), 1);
+        assert_eq!(hub.loaded(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_server_cannot_write_a_document_that_does_not_exist() {
+        let hub = hub().await;
+        let missing = DocumentId::from(Uuid::new_v4());
+        assert!(matches!(
+            hub.begin_write(missing).await,
+            Err(SyncError::Missing(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_change_reaches_other_subscribers_and_the_projection_but_not_its_author() {
+        let db = hub().await.inner.db.clone();
+        let (changed_tx, mut changed) = mpsc::unbounded_channel();
+        let hub = Hub::new(db, 64, changed_tx);
+        let id = DocumentId::from(Uuid::new_v4());
+        let (author_tx, mut author) = mpsc::unbounded_channel();
+        let (other_tx, mut other) = mpsc::unbounded_channel();
+        hub.subscribe(id, 1, author_tx);
+        hub.subscribe(id, 2, other_tx);
+        hub.changed(id, Some(1));
+        assert!(matches!(other.try_recv(), Ok(ConnectionEvent::DocumentChanged(d)) if d == id));
+        assert!(author.try_recv().is_err());
+        assert_eq!(changed.try_recv().ok(), Some(id));
+    }
+}
