@@ -9,6 +9,7 @@ pub mod scope;
 
 use std::time::Duration;
 
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 use taccuino_migrations::{Migrator, MigratorTrait};
 
@@ -33,6 +34,15 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
+    if config.is_sqlite() {
+        // WAL: a commit is one append and one fsync of the log instead of the rollback
+        // journal's several; FULL: that fsync happens before COMMIT returns, so what the sync
+        // endpoint acknowledges survives a power cut, not just a process kill.
+        options.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+        });
+    }
     let db = Database::connect(options).await?;
     Migrator::up(&db, None).await?;
     Ok(db)
