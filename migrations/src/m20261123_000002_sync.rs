@@ -89,6 +89,9 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(uuid(t("care_plan_id")))
             .col(uuid_null(t("operator_id")))
             .col(timestamp_with_time_zone(t("created_at")))
+            // The last chunk the SQL projection has seen: a diary with a newer chunk (the
+            // server died between storing and projecting) is projected again at start-up.
+            .col(big_integer_null(t("projected_through")))
             .foreign_key(&mut fk("sync_documents", "care_plan_id", "care_plans"))
             .foreign_key(&mut fk("sync_documents", "operator_id", "users"))
             .to_owned(),

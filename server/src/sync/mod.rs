@@ -69,6 +69,10 @@ impl SyncService {
         let storage_id = storage_id(&db).await?;
         let (changed_tx, changed_rx) = mpsc::unbounded_channel();
         let hub = hub::Hub::new(db.clone(), config.compact_after_chunks, changed_tx.clone());
+        // Changes stored before a crash but never projected are projected now.
+        for id in registry::behind_projection(&db).await? {
+            let _ = changed_tx.send(id);
+        }
         projector::spawn(db.clone(), hub.clone(), changed_tx, changed_rx);
         let evicting = hub.clone();
         let idle = config.idle_document;

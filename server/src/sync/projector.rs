@@ -15,6 +15,7 @@ use super::error::SyncError;
 use super::hub::Hub;
 use super::projection::{Mode, Projected, project_diary};
 use super::registry::{self, DocumentEntry};
+use super::storage;
 use super::writes::mirror_review;
 use crate::domain::service_record::RecordSource;
 
@@ -69,8 +70,8 @@ async fn project(db: &DatabaseConnection, hub: &Hub, ids: HashSet<DocumentId>) -
         .into_iter()
         .filter(|e| e.kind == DocumentKind::Diary)
     {
-        match read(hub, entry.id).await {
-            Ok(Some(view)) => diaries.push((entry, view)),
+        match read(db, entry.id).await {
+            Ok(Some((view, last_chunk))) => diaries.push((entry, view, last_chunk)),
             Ok(None) => {}
             Err(e) => tracing::error!(document = %entry.id, error = %e, "projection: read failed"),
         }
@@ -104,25 +105,29 @@ async fn project(db: &DatabaseConnection, hub: &Hub, ids: HashSet<DocumentId>) -
     failed
 }
 
-async fn read(hub: &Hub, id: DocumentId) -> Result<Option<DiaryView>, SyncError> {
-    let mut guard = hub.open(id).await?;
-    match guard.doc() {
-        None => Ok(None),
-        Some(doc) => DiaryView::read(doc)
-            .map(Some)
-            .map_err(|e| SyncError::Schema(id.to_uuid(), e)),
-    }
+/// Reads a diary as stored (not as in memory, where a change may be stored but not yet
+/// applied), with the last chunk it covers.
+async fn read(
+    db: &DatabaseConnection,
+    id: DocumentId,
+) -> Result<Option<(DiaryView, i64)>, SyncError> {
+    let Some(stored) = storage::load(db, id.to_uuid()).await? else {
+        return Ok(None);
+    };
+    let view = DiaryView::read(&stored.doc).map_err(|e| SyncError::Schema(id.to_uuid(), e))?;
+    Ok(Some((view, stored.last_chunk)))
 }
 
 async fn write(
     db: &DatabaseConnection,
-    diaries: &[(DocumentEntry, DiaryView)],
+    diaries: &[(DocumentEntry, DiaryView, i64)],
 ) -> Result<Projected, SyncError> {
     let txn = db.begin().await?;
     let now = Utc::now();
     let mut total = Projected::default();
-    for (entry, view) in diaries {
+    for (entry, view, last_chunk) in diaries {
         total += project_diary(&txn, entry, view, RecordSource::Sync, now, Mode::Live).await?;
+        registry::mark_projected(&txn, entry.id, *last_chunk).await?;
     }
     txn.commit().await?;
     Ok(total)

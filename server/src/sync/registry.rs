@@ -146,6 +146,7 @@ pub async fn create(
         care_plan_id: Set(care_plan_id),
         operator_id: Set(operator_id),
         created_at: Set(Utc::now()),
+        projected_through: Set(None),
     })
     .exec_without_returning(db)
     .await?;
@@ -159,4 +160,55 @@ pub async fn create(
     )
     .await?;
     Ok(DocumentId::from(id))
+}
+
+/// Records that the projection has seen `id` up to chunk `last_chunk` (never moves back).
+pub async fn mark_projected(
+    db: &impl ConnectionTrait,
+    id: DocumentId,
+    last_chunk: i64,
+) -> Result<(), SyncError> {
+    sync_document::Entity::update_many()
+        .col_expr(
+            sync_document::Column::ProjectedThrough,
+            sea_orm::sea_query::Expr::value(last_chunk),
+        )
+        .filter(sync_document::Column::Id.eq(id.to_uuid()))
+        .filter(
+            sea_orm::Condition::any()
+                .add(sync_document::Column::ProjectedThrough.is_null())
+                .add(sync_document::Column::ProjectedThrough.lt(last_chunk)),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Diaries with chunks the projection has not seen: the server stopped between storing a
+/// change and projecting it.
+pub async fn behind_projection(db: &impl ConnectionTrait) -> Result<Vec<DocumentId>, SyncError> {
+    use crate::db::entities::sync_chunk;
+    use sea_orm::QuerySelect;
+    let last_chunks: std::collections::HashMap<Uuid, i64> = sync_chunk::Entity::find()
+        .select_only()
+        .column(sync_chunk::Column::DocumentId)
+        .column_as(sync_chunk::Column::Id.max(), "last_chunk")
+        .group_by(sync_chunk::Column::DocumentId)
+        .into_tuple::<(Uuid, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(sync_document::Entity::find()
+        .filter(sync_document::Column::Kind.eq(DocumentKind::Diary.as_str()))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|d| {
+            last_chunks
+                .get(&d.id)
+                .is_some_and(|last| d.projected_through.is_none_or(|seen| seen < *last))
+        })
+        .map(|d| DocumentId::from(d.id))
+        .collect())
 }

@@ -27,6 +27,8 @@ pub struct StoredDocument {
     pub doc: AutoCommit,
     /// Chunks it was loaded from.
     pub chunks: usize,
+    /// The id of the last of them.
+    pub last_chunk: i64,
 }
 
 /// Loads document `id`, or `None` when it has no chunks (it does not exist).
@@ -34,21 +36,27 @@ pub async fn load(
     db: &impl ConnectionTrait,
     id: Uuid,
 ) -> Result<Option<StoredDocument>, SyncError> {
-    let chunks: Vec<Vec<u8>> = sync_chunk::Entity::find()
+    let chunks: Vec<(i64, Vec<u8>)> = sync_chunk::Entity::find()
         .select_only()
+        .column(sync_chunk::Column::Id)
         .column(sync_chunk::Column::Data)
         .filter(sync_chunk::Column::DocumentId.eq(id))
         .order_by_asc(sync_chunk::Column::Id)
         .into_tuple()
         .all(db)
         .await?;
-    if chunks.is_empty() {
+    let Some(&(last_chunk, _)) = chunks.last() else {
         return Ok(None);
-    }
+    };
     let count = chunks.len();
-    let doc = taccuino_sync::schema::load_document(&chunks.concat())
+    let bytes: Vec<u8> = chunks.into_iter().flat_map(|(_, data)| data).collect();
+    let doc = taccuino_sync::schema::load_document(&bytes)
         .map_err(|e| SyncError::Corrupt(id, e.to_string()))?;
-    Ok(Some(StoredDocument { doc, chunks: count }))
+    Ok(Some(StoredDocument {
+        doc,
+        chunks: count,
+        last_chunk,
+    }))
 }
 
 /// A chunk to append.

@@ -13,6 +13,8 @@ pub struct Model {
     pub care_plan_id: Uuid,
     pub operator_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
+    /// The last chunk the projection has seen (diaries).
+    pub projected_through: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
