@@ -255,11 +255,15 @@ pub struct ServerWrite {
 
 impl ServerWrite {
     /// The document to edit.
-    pub fn doc(&mut self) -> &mut AutoCommit {
-        match self.guard.as_mut().map(|g| &mut *g.guard) {
-            Some(Loaded::Yes { doc, .. }) => doc,
-            // `begin_write` only builds a ServerWrite over a loaded document.
-            _ => unreachable!("a server write holds a loaded document"),
+    pub fn doc(&mut self) -> Result<&mut AutoCommit, SyncError> {
+        match self.guard.as_mut() {
+            Some(guard) => {
+                let id = guard.id;
+                guard
+                    .doc()
+                    .ok_or_else(|| SyncError::Missing(id.to_string()))
+            }
+            None => Err(SyncError::Missing("a finished write".to_owned())),
         }
     }
 
@@ -267,7 +271,7 @@ impl ServerWrite {
     pub fn chunk(&mut self) -> Option<NewChunk> {
         let id = self.guard.as_ref()?.id;
         let heads = self.heads.clone();
-        let doc = self.doc();
+        let doc = self.doc().ok()?;
         if doc.get_heads() == heads {
             return None;
         }

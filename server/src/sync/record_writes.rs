@@ -56,11 +56,11 @@ impl DiaryWrite {
     ) -> Result<(), SyncError> {
         match &mut self.write {
             Some(write) => {
-                let recorded_at = DiaryRecord::read(write.doc(), id)
+                let recorded_at = DiaryRecord::read(write.doc()?, id)
                     .ok()
                     .flatten()
                     .map_or(now, |r| r.fields.recorded_at);
-                upsert_record(write.doc(), id, &fields_of(content, recorded_at))
+                upsert_record(write.doc()?, id, &fields_of(content, recorded_at))
                     .map_err(|e| SyncError::Schema(id, e))?;
                 if let Some(chunk) = write.chunk() {
                     storage::append(txn, vec![chunk]).await?;

@@ -108,7 +108,7 @@ pub async fn mirror_plan(
         return Ok(());
     };
     let mut write = hub.begin_write(id).await?;
-    write_plan(write.doc(), &fields).map_err(|e| SyncError::Schema(id.to_uuid(), e))?;
+    write_plan(write.doc()?, &fields).map_err(|e| SyncError::Schema(id.to_uuid(), e))?;
     commit(db, write).await
 }
 
@@ -137,7 +137,7 @@ pub async fn mirror_review(
         reviewed_at: record.reviewed_at.unwrap_or(record.updated_at),
     };
     let mut write = hub.begin_write(id).await?;
-    write_review(write.doc(), record_id, &review)
+    write_review(write.doc()?, record_id, &review)
         .map_err(|e| SyncError::Schema(id.to_uuid(), e))?;
     commit(db, write).await
 }
