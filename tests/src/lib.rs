@@ -11,6 +11,7 @@ pub mod device;
 pub mod fixtures;
 mod http;
 pub mod process;
+pub mod sync_fixtures;
 pub mod tax_code;
 
 use std::future::Future;

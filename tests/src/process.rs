@@ -3,7 +3,7 @@
 //!
 //! [`ServerProcess::start`] builds the `taccuino` binary once per test binary (with the cargo
 //! that runs the tests, into the target directory the test executable lives in), runs
-//! `taccuino serve --demo` on a fresh [`TestDatabase`] and a free port, and waits for
+//! `taccuino serve --demo` on a fresh test database and a free port, and waits for
 //! `/api/v1/status`. It dereferences to a [`TestApp`] on that address, so sessions, devices and
 //! `app.db` work as with the in-process server. [`ServerProcess::kill`] sends SIGKILL;
 //! [`ServerProcess::restart`] starts the binary again on the same port and database.
@@ -130,11 +130,6 @@ impl ServerProcess {
         }
         self.child = Some(child);
     }
-
-    /// The server's log so far (the end of it), for assertion messages.
-    pub fn log_tail(&self) -> String {
-        log_tail(&self.log)
-    }
 }
 
 impl Deref for ServerProcess {
@@ -187,6 +182,8 @@ fn spawn(
         .env("TACCUINO_RATE_LIMIT_BURST", "100000")
         .env("TACCUINO_LOGIN_ATTEMPTS_PER_MINUTE", "1000")
         .env("RUST_BACKTRACE", "1")
+        // Warnings and errors, not one line per request: the log is for failure messages.
+        .env("RUST_LOG", "info,access=warn")
         .stdin(Stdio::null())
         .stdout(Stdio::from(output))
         .stderr(Stdio::from(errors));
@@ -266,9 +263,9 @@ async fn server_binary() -> PathBuf {
     built.unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// `cargo build -p taccuino-server --bin taccuino` with the cargo that runs the tests, into
-/// the target directory this test executable is in (`<target>/<profile>/deps/api-...`), with
-/// the same profile; returns `<target>/<profile>/taccuino`.
+/// `cargo build --locked -p taccuino-server --bin taccuino` with the cargo that runs the tests,
+/// into the target directory this test executable is in (`<target>/<profile>/deps/api-...`),
+/// with the same profile; returns `<target>/<profile>/taccuino`.
 fn build_server() -> Result<PathBuf, String> {
     let test_exe = std::env::current_exe().map_err(|e| format!("no test executable: {e}"))?;
     let profile_dir = test_exe
@@ -285,7 +282,10 @@ fn build_server() -> Result<PathBuf, String> {
     let cargo =
         std::env::var_os("CARGO").unwrap_or_else(|| option_env!("CARGO").unwrap_or("cargo").into());
     let output = Command::new(&cargo)
-        .args(["build", "-p", "taccuino-server", "--bin", "taccuino"])
+        // `--locked`: a test never rewrites Cargo.lock; the cargo running the tests already
+        // resolved it.
+        .args(["build", "--locked", "--package", "taccuino-server"])
+        .args(["--bin", "taccuino"])
         .arg("--profile")
         .arg(profile)
         .arg("--target-dir")

@@ -100,7 +100,7 @@ pub async fn ensure_documents(db: &DatabaseConnection) -> Result<Backfilled, Syn
             .all(&txn)
             .await?;
         if needs_plan && let Some(fields) = plan_fields(&txn, plan_id).await? {
-            let mut doc = new_plan(plan_id, &fields).map_err(|e| SyncError::Schema(plan_id, e))?;
+            let mut doc = new_plan(plan_id, &fields).map_err(|e| SyncError::schema(plan_id, e))?;
             for record in records.iter().filter(|r| reviewed(r)) {
                 let review = Review {
                     status: record.status.clone(),
@@ -109,21 +109,21 @@ pub async fn ensure_documents(db: &DatabaseConnection) -> Result<Backfilled, Syn
                     reviewed_at: record.reviewed_at.unwrap_or(record.updated_at),
                 };
                 write_review(&mut doc, record.id, &review)
-                    .map_err(|e| SyncError::Schema(plan_id, e))?;
+                    .map_err(|e| SyncError::schema(plan_id, e))?;
             }
             registry::create(&txn, DocumentKind::Plan, plan_id, None, &mut doc).await?;
             done.plans += 1;
         }
         for operator_id in operators {
             let mut doc =
-                new_diary(plan_id, operator_id).map_err(|e| SyncError::Schema(plan_id, e))?;
+                new_diary(plan_id, operator_id).map_err(|e| SyncError::schema(plan_id, e))?;
             for record in records.iter().filter(|r| r.operator_id == operator_id) {
                 let Some(unit) = units.get(&record.service_type_id) else {
                     continue;
                 };
                 let fields = fields_of(&content_of_row(record, *unit), record.received_at);
                 upsert_record(&mut doc, record.id, &fields)
-                    .map_err(|e| SyncError::Schema(record.id, e))?;
+                    .map_err(|e| SyncError::schema(record.id, e))?;
             }
             registry::create(
                 &txn,

@@ -13,11 +13,18 @@ pub enum SyncError {
     Corrupt(Uuid, String),
     /// A document does not follow its schema where the server needs it to.
     #[error("document {0} is malformed: {1}")]
-    Schema(Uuid, taccuino_sync::schema::SchemaError),
+    Schema(Uuid, Box<taccuino_sync::schema::SchemaError>),
     /// The document the server needs to write does not exist.
     #[error("document missing: {0}")]
     Missing(String),
     /// The storage task is gone (the server is shutting down).
     #[error("storage task stopped")]
     StorageStopped,
+}
+
+impl SyncError {
+    /// Document (or record) `id` does not follow its schema.
+    pub fn schema(id: Uuid, error: taccuino_sync::schema::SchemaError) -> Self {
+        Self::Schema(id, Box::new(error))
+    }
 }

@@ -114,7 +114,7 @@ async fn read(
     let Some(stored) = storage::load(db, id.to_uuid()).await? else {
         return Ok(None);
     };
-    let view = DiaryView::read(&stored.doc).map_err(|e| SyncError::Schema(id.to_uuid(), e))?;
+    let view = DiaryView::read(&stored.doc).map_err(|e| SyncError::schema(id.to_uuid(), e))?;
     Ok(Some((view, stored.last_chunk)))
 }
 

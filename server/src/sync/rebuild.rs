@@ -22,7 +22,7 @@ pub async fn rebuild_projections(db: &DatabaseConnection) -> Result<Projected, S
             continue;
         };
         let view =
-            DiaryView::read(&stored.doc).map_err(|e| SyncError::Schema(entry.id.to_uuid(), e))?;
+            DiaryView::read(&stored.doc).map_err(|e| SyncError::schema(entry.id.to_uuid(), e))?;
         let txn = db.begin().await?;
         total += project_diary(
             &txn,

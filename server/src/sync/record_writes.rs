@@ -61,16 +61,16 @@ impl DiaryWrite {
                     .flatten()
                     .map_or(now, |r| r.fields.recorded_at);
                 upsert_record(write.doc()?, id, &fields_of(content, recorded_at))
-                    .map_err(|e| SyncError::Schema(id, e))?;
+                    .map_err(|e| SyncError::schema(id, e))?;
                 if let Some(chunk) = write.chunk() {
                     storage::append(txn, vec![chunk]).await?;
                 }
             }
             None => {
                 let mut doc = new_diary(self.care_plan_id, self.operator_id)
-                    .map_err(|e| SyncError::Schema(id, e))?;
+                    .map_err(|e| SyncError::schema(id, e))?;
                 upsert_record(&mut doc, id, &fields_of(content, now))
-                    .map_err(|e| SyncError::Schema(id, e))?;
+                    .map_err(|e| SyncError::schema(id, e))?;
                 registry::create(
                     txn,
                     DocumentKind::Diary,

@@ -13,7 +13,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::error::SyncError;
-use crate::db::entities::sync_chunk;
+use crate::db::entities::{sync_chunk, sync_document};
 
 /// A whole document saved by automerge.
 pub const SNAPSHOT: &str = "snapshot";
@@ -72,10 +72,17 @@ pub struct NewChunk {
 
 /// Appends chunks (inside the caller's transaction, so they commit with whatever else it
 /// writes).
+///
+/// Each document's registry row is locked first (a no-op update), so that transactions
+/// appending to the same document commit one after the other and a document's chunk ids grow
+/// in commit order: the projection's "seen up to chunk N" then never skips a chunk that
+/// committed later with a smaller id (PostgreSQL hands out ids at insert, not at commit;
+/// SQLite has one writer anyway).
 pub async fn append(db: &impl ConnectionTrait, chunks: Vec<NewChunk>) -> Result<(), SyncError> {
     if chunks.is_empty() {
         return Ok(());
     }
+    lock_documents(db, chunks.iter().map(|c| c.document_id)).await?;
     let now = Utc::now();
     sync_chunk::Entity::insert_many(chunks.into_iter().map(|c| sync_chunk::ActiveModel {
         document_id: Set(c.document_id),
@@ -89,10 +96,31 @@ pub async fn append(db: &impl ConnectionTrait, chunks: Vec<NewChunk>) -> Result<
     Ok(())
 }
 
+/// Locks the registry rows of `documents` until the transaction ends (see [`append`]).
+async fn lock_documents(
+    db: &impl ConnectionTrait,
+    documents: impl Iterator<Item = Uuid>,
+) -> Result<(), SyncError> {
+    let mut documents: Vec<Uuid> = documents.collect();
+    documents.sort_unstable();
+    documents.dedup();
+    sync_document::Entity::update_many()
+        .col_expr(
+            sync_document::Column::Kind,
+            sea_orm::sea_query::Expr::col(sync_document::Column::Kind),
+        )
+        .filter(sync_document::Column::Id.is_in(documents))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Replaces the chunks of document `id` by one snapshot of everything they hold, in one
 /// transaction. Returns the number of chunks replaced.
 pub async fn compact(db: &DatabaseConnection, id: Uuid) -> Result<usize, SyncError> {
     let txn = db.begin().await?;
+    // No append may slip between reading the chunks and replacing them.
+    lock_documents(&txn, std::iter::once(id)).await?;
     let rows: Vec<(i64, Vec<u8>)> = sync_chunk::Entity::find()
         .select_only()
         .column(sync_chunk::Column::Id)

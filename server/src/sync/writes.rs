@@ -102,13 +102,13 @@ pub async fn mirror_plan(
     let Some(id) = registry::plan_document(db, care_plan_id).await? else {
         let txn = db.begin().await?;
         let mut doc =
-            new_plan(care_plan_id, &fields).map_err(|e| SyncError::Schema(care_plan_id, e))?;
+            new_plan(care_plan_id, &fields).map_err(|e| SyncError::schema(care_plan_id, e))?;
         registry::create(&txn, DocumentKind::Plan, care_plan_id, None, &mut doc).await?;
         txn.commit().await?;
         return Ok(());
     };
     let mut write = hub.begin_write(id).await?;
-    write_plan(write.doc()?, &fields).map_err(|e| SyncError::Schema(id.to_uuid(), e))?;
+    write_plan(write.doc()?, &fields).map_err(|e| SyncError::schema(id.to_uuid(), e))?;
     commit(db, write).await
 }
 
@@ -138,7 +138,7 @@ pub async fn mirror_review(
     };
     let mut write = hub.begin_write(id).await?;
     write_review(write.doc()?, record_id, &review)
-        .map_err(|e| SyncError::Schema(id.to_uuid(), e))?;
+        .map_err(|e| SyncError::schema(id.to_uuid(), e))?;
     commit(db, write).await
 }
 
@@ -183,7 +183,7 @@ pub async fn ensure_diary(
         return Ok(id);
     }
     let mut doc =
-        new_diary(care_plan_id, operator_id).map_err(|e| SyncError::Schema(care_plan_id, e))?;
+        new_diary(care_plan_id, operator_id).map_err(|e| SyncError::schema(care_plan_id, e))?;
     registry::create(
         db,
         DocumentKind::Diary,

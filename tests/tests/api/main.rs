@@ -12,3 +12,4 @@ mod ratelimit;
 mod stories;
 mod sync;
 mod sync_bad_input;
+mod sync_crash;

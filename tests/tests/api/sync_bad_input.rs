@@ -8,12 +8,12 @@
 use std::time::Duration;
 
 use automerge::sync::{self, SyncDoc};
-use chrono::{Days, Utc};
-use serde_json::Value;
+use chrono::Utc;
+use serde_json::json;
 use taccuino_sync::DocumentKind;
-use taccuino_sync::protocol::{Access, DocumentId, Ephemeral, Message, PeerId};
-use taccuino_sync::schema::RecordFields;
+use taccuino_sync::protocol::{DocumentId, Ephemeral, Message, PeerId};
 use taccuino_tests::device::{Connection, Device, ServerClosed, my_documents};
+use taccuino_tests::sync_fixtures::{operator_diary, sad, visit};
 use taccuino_tests::{Session, TestApp, demo, story};
 use tokio::time::{Instant, sleep};
 use uuid::Uuid;
@@ -33,7 +33,7 @@ story!(
     a_broken_frame_gets_an_error_and_a_close_and_the_server_stays_up,
     |app| async move {
         let operator = app.login(demo::OPERATOR).await;
-        let diary = girasole_diary(&operator).await;
+        let diary = operator_diary(&operator).await;
         let bystander = Bystander::connect(&app, &operator, diary).await;
         let phone = Device::register(&operator, "Telefono guasto").await;
         let mut conn = phone.online(&app, &operator).await;
@@ -43,8 +43,7 @@ story!(
             .await
             .expect("the frame goes out");
 
-        // The server says why before it closes; the reason names the fault without echoing
-        // the input back.
+        // The server says why before it closes, so the app can log something useful.
         let answer = conn
             .next_message(LIMIT)
             .await
@@ -72,7 +71,7 @@ story!(
     sync_data_that_is_not_an_automerge_message_is_refused_and_nothing_stored,
     |app| async move {
         let operator = app.login(demo::OPERATOR).await;
-        let diary = girasole_diary(&operator).await;
+        let diary = operator_diary(&operator).await;
         let bystander = Bystander::connect(&app, &operator, diary).await;
         let stored_before = stored_chunks(&app).await;
 
@@ -102,7 +101,7 @@ story!(
     a_sync_message_carrying_corrupt_changes_is_refused_and_nothing_stored,
     |app| async move {
         let operator = app.login(demo::OPERATOR).await;
-        let diary = girasole_diary(&operator).await;
+        let diary = operator_diary(&operator).await;
         let service_type = sad(&operator).await;
         let bystander = Bystander::connect(&app, &operator, diary).await;
 
@@ -168,7 +167,7 @@ story!(
     env = [("TACCUINO_SYNC_MAX_MESSAGE_BYTES", "65536")],
     |app| async move {
         let operator = app.login(demo::OPERATOR).await;
-        let diary = girasole_diary(&operator).await;
+        let diary = operator_diary(&operator).await;
         let bystander = Bystander::connect(&app, &operator, diary).await;
         let stored_before = stored_chunks(&app).await;
 
@@ -196,7 +195,7 @@ story!(
     env = [("TACCUINO_SYNC_MESSAGES_PER_SECOND", "5")],
     |app| async move {
         let operator = app.login(demo::OPERATOR).await;
-        let diary = girasole_diary(&operator).await;
+        let diary = operator_diary(&operator).await;
         let bystander = Bystander::connect(&app, &operator, diary).await;
 
         // 200 presence updates as fast as the socket takes them: harmless one by one (the
@@ -240,7 +239,7 @@ story!(
     unknown_and_foreign_documents_get_the_same_answer_and_the_connection_stays_usable,
     |app| async move {
         let operator = app.login(demo::OPERATOR).await;
-        let diary = girasole_diary(&operator).await;
+        let diary = operator_diary(&operator).await;
         let bystander = Bystander::connect(&app, &operator, diary).await;
         // A diary of another provider's operator, which Il Girasole's operator may not see.
         let other = app.login(demo::ARCOBALENO_OPERATOR).await;
@@ -302,7 +301,7 @@ story!(
     env = [("TACCUINO_SYNC_TICKET_TTL_SECONDS", "1")],
     |app| async move {
         let operator = app.login(demo::OPERATOR).await;
-        let diary = girasole_diary(&operator).await;
+        let diary = operator_diary(&operator).await;
         let bystander = Bystander::connect(&app, &operator, diary).await;
 
         // The phone got a ticket, then the user put it away for longer than the ticket lives.
@@ -325,7 +324,7 @@ story!(
 
 story!(a_ticket_opens_one_connection_only, |app| async move {
     let operator = app.login(demo::OPERATOR).await;
-    let diary = girasole_diary(&operator).await;
+    let diary = operator_diary(&operator).await;
     let bystander = Bystander::connect(&app, &operator, diary).await;
 
     let phone = Device::register(&operator, "Telefono").await;
@@ -348,7 +347,7 @@ story!(
     a_join_with_another_peer_id_than_the_ticket_is_refused,
     |app| async move {
         let operator = app.login(demo::OPERATOR).await;
-        let diary = girasole_diary(&operator).await;
+        let diary = operator_diary(&operator).await;
         let bystander = Bystander::connect(&app, &operator, diary).await;
 
         // The phone holds a ticket, and claims to be the operator's other device: a ticket is
@@ -374,7 +373,7 @@ story!(
 
 story!(a_text_frame_closes_the_connection, |app| async move {
     let operator = app.login(demo::OPERATOR).await;
-    let diary = girasole_diary(&operator).await;
+    let diary = operator_diary(&operator).await;
     let bystander = Bystander::connect(&app, &operator, diary).await;
 
     let phone = Device::register(&operator, "Telefono").await;
@@ -398,7 +397,7 @@ story!(a_text_frame_closes_the_connection, |app| async move {
 
 story!(a_social_worker_gets_no_sync_ticket, |app| async move {
     let operator = app.login(demo::OPERATOR).await;
-    let diary = girasole_diary(&operator).await;
+    let diary = operator_diary(&operator).await;
     let bystander = Bystander::connect(&app, &operator, diary).await;
 
     // Social workers work from the office application; they have no diary to sync.
@@ -413,7 +412,7 @@ story!(
     a_ticket_for_someone_elses_device_is_refused_naming_device_id,
     |app| async move {
         let operator = app.login(demo::OPERATOR).await;
-        let diary = girasole_diary(&operator).await;
+        let diary = operator_diary(&operator).await;
         let bystander = Bystander::connect(&app, &operator, diary).await;
 
         let other = app.login(demo::ARCOBALENO_OPERATOR).await;
@@ -434,7 +433,7 @@ story!(
     a_revoked_device_is_disconnected_and_gets_no_more_tickets,
     |app| async move {
         let operator = app.login(demo::OPERATOR).await;
-        let diary = girasole_diary(&operator).await;
+        let diary = operator_diary(&operator).await;
         let bystander = Bystander::connect(&app, &operator, diary).await;
 
         // The phone is lost while connected, with a ticket for later in its storage.
@@ -448,7 +447,7 @@ story!(
         let spare = lost.ticket(&operator).await;
 
         operator
-            .post(&format!("/devices/{}/revoke", lost.device_id), Value::Null)
+            .post(&format!("/devices/{}/revoke", lost.device_id), json!({}))
             .await
             .expect(200);
 
@@ -522,52 +521,6 @@ impl Bystander {
             sleep(Duration::from_millis(50)).await;
         }
         self.conn.close().await;
-    }
-}
-
-/// The operator's read-write diary on one of his plans.
-async fn girasole_diary(operator: &Session) -> DocumentId {
-    my_documents(operator)
-        .await
-        .into_iter()
-        .find(|d| d.kind == DocumentKind::Diary && d.access == Access::ReadWrite)
-        .unwrap_or_else(|| panic!("{} has no diary to sync", operator.who))
-        .document_id
-}
-
-/// The id of the home care service type (SAD, in hours).
-async fn sad(session: &Session) -> Uuid {
-    session
-        .list_all("/service-types")
-        .await
-        .iter()
-        .find(|t| t["code"] == "SAD")
-        .and_then(|t| t["id"].as_str())
-        .and_then(|id| id.parse().ok())
-        .expect("the demo data has the SAD service type")
-}
-
-/// An hour and a half of home care `days_ago` days ago, as the app records it.
-fn visit(service_type_id: Uuid, days_ago: u64) -> RecordFields {
-    let day = Utc::now().date_naive() - Days::new(days_ago);
-    let at = |hour, minute| {
-        day.and_hms_opt(hour, minute, 0)
-            .expect("a valid time of day")
-            .and_utc()
-    };
-    RecordFields {
-        service_type_id,
-        started_at: at(9, 0),
-        ended_at: Some(at(10, 30)),
-        quantity: None,
-        km: None,
-        origin: None,
-        destination: None,
-        position: None,
-        notes: "Igiene personale e spesa".to_owned(),
-        missed: false,
-        missed_reason: None,
-        recorded_at: at(10, 31),
     }
 }
 
