@@ -21,6 +21,7 @@ use super::mapping::content_of;
 use super::registry::DocumentEntry;
 use crate::db::entities::{care_plan, service_record, service_type};
 use crate::db::record_columns::RecordColumns;
+use crate::domain::FieldError;
 use crate::domain::service_record::{RecordSource, RecordStatus, ServiceUnit, status_after_edit};
 
 /// What one projection wrote.
@@ -71,24 +72,41 @@ pub async fn project_diary(
     now: DateTime<Utc>,
     mode: Mode,
 ) -> Result<Projected, SyncError> {
+    project_diaries(db, &[(entry, view)], source, now, mode).await
+}
+
+/// Projects several diaries in the caller's transaction with a handful of queries in all
+/// (plans, service types, existing rows, inserts), not a handful per diary: after a storm of
+/// reconnections the projector gets hundreds at once.
+pub async fn project_diaries(
+    db: &impl ConnectionTrait,
+    diaries: &[(&DocumentEntry, &DiaryView)],
+    source: RecordSource,
+    now: DateTime<Utc>,
+    mode: Mode,
+) -> Result<Projected, SyncError> {
     let mut outcome = Projected::default();
-    let Some(operator_id) = entry.operator_id else {
-        return Ok(outcome);
-    };
-    let Some(plan) = care_plan::Entity::find_by_id(entry.care_plan_id)
-        .one(db)
-        .await?
-    else {
-        return Ok(outcome);
-    };
-    let units: HashMap<Uuid, ServiceUnit> = service_type::Entity::find()
-        .filter(service_type::Column::MunicipalityId.eq(plan.municipality_id))
+    let plan_ids: Vec<Uuid> = diaries.iter().map(|(e, _)| e.care_plan_id).collect();
+    let plans: HashMap<Uuid, care_plan::Model> = care_plan::Entity::find()
+        .filter(care_plan::Column::Id.is_in(plan_ids))
         .all(db)
         .await?
         .into_iter()
-        .filter_map(|t| Some((t.id, ServiceUnit::parse(&t.unit)?)))
+        .map(|p| (p.id, p))
         .collect();
-    let ids: Vec<Uuid> = view.records.iter().map(|r| r.id).collect();
+    let municipalities: Vec<Uuid> = plans.values().map(|p| p.municipality_id).collect();
+    // Service type -> (municipality, unit).
+    let units: HashMap<Uuid, (Uuid, ServiceUnit)> = service_type::Entity::find()
+        .filter(service_type::Column::MunicipalityId.is_in(municipalities))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|t| Some((t.id, (t.municipality_id, ServiceUnit::parse(&t.unit)?))))
+        .collect();
+    let ids: Vec<Uuid> = diaries
+        .iter()
+        .flat_map(|(_, view)| view.records.iter().map(|r| r.id))
+        .collect();
     let mut existing: HashMap<Uuid, service_record::Model> = HashMap::new();
     for ids in ids.chunks(500) {
         existing.extend(
@@ -101,88 +119,113 @@ pub async fn project_diary(
         );
     }
     let mut inserts = Vec::new();
-    for record in &view.records {
-        let row = existing.remove(&record.id);
-        // A record id already used by another operator's or plan's row is not this diary's
-        // to change: a device cannot take over a row by reusing its id.
-        if row
-            .as_ref()
-            .is_some_and(|m| m.operator_id != operator_id || m.care_plan_id != plan.id)
-        {
-            tracing::warn!(document = %entry.id, record = %record.id, "record id belongs to another diary; not projected");
-            outcome.skipped += 1;
+    for (entry, view) in diaries {
+        let (Some(operator_id), Some(plan)) = (entry.operator_id, plans.get(&entry.care_plan_id))
+        else {
             continue;
+        };
+        for record in &view.records {
+            let row = existing.remove(&record.id);
+            // A record id already used by another operator's or plan's row is not this
+            // diary's to change: a device cannot take over a row by reusing its id.
+            if row
+                .as_ref()
+                .is_some_and(|m| m.operator_id != operator_id || m.care_plan_id != plan.id)
+            {
+                tracing::warn!(document = %entry.id, record = %record.id, "record id belongs to another diary; not projected");
+                outcome.skipped += 1;
+                continue;
+            }
+            if record.deleted {
+                if let Some(row) = row {
+                    service_record::Entity::delete_by_id(row.id)
+                        .exec(db)
+                        .await?;
+                    outcome.deleted += 1;
+                }
+                continue;
+            }
+            let checked = content_of(&record.fields).and_then(|content| {
+                let unit = units
+                    .get(&content.service_type_id)
+                    .filter(|(municipality, _)| *municipality == plan.municipality_id)
+                    .map(|(_, unit)| *unit)
+                    .ok_or_else(|| {
+                        FieldError::new("service_type_id", "unknown in this municipality")
+                    })?;
+                let mut errors = Vec::new();
+                match content.check(unit, &mut errors) {
+                    Some(quantity) => Ok((content, quantity)),
+                    None => Err(errors
+                        .into_iter()
+                        .next()
+                        .unwrap_or_else(|| FieldError::new("record", "not a valid record"))),
+                }
+            });
+            let (content, quantity) = match checked {
+                Ok(ok) => ok,
+                Err(problem) => {
+                    tracing::warn!(document = %entry.id, record = %record.id, field = %problem.field, detail = %problem.detail, "diary record not projected");
+                    outcome.skipped += 1;
+                    continue;
+                }
+            };
+            match row {
+                Some(row) if content.matches(&row, quantity) => {}
+                Some(row) => {
+                    let status = RecordStatus::parse(&row.status).unwrap_or(RecordStatus::Recorded);
+                    let (row_id, version) = (row.id, row.version);
+                    let mut changes = row.into_active_model();
+                    content.apply(quantity, &mut changes);
+                    if mode == Mode::Live && status_after_edit(status) != status {
+                        changes.status = Set(status_after_edit(status).as_str().to_owned());
+                        outcome.amended.push(row_id);
+                    }
+                    changes.version = Set(version + 1);
+                    changes.updated_at = Set(now);
+                    changes.update(db).await?;
+                    outcome.updated += 1;
+                }
+                None => {
+                    let mut row = service_record::ActiveModel {
+                        id: Set(record.id),
+                        care_plan_id: Set(plan.id),
+                        operator_id: Set(operator_id),
+                        status: Set(RecordStatus::Recorded.as_str().to_owned()),
+                        review_reason_code: Set(None),
+                        review_note: Set(None),
+                        reviewed_by: Set(None),
+                        reviewed_at: Set(None),
+                        source: Set(source.as_str().to_owned()),
+                        received_at: Set(now),
+                        version: Set(1),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                        ..Default::default()
+                    };
+                    content.apply(quantity, &mut row);
+                    inserts.push(row);
+                }
+            }
         }
-        if record.deleted {
-            if let Some(row) = row {
+        if mode == Mode::Rebuild {
+            let kept: std::collections::HashSet<Uuid> = view
+                .records
+                .iter()
+                .filter(|r| !r.deleted)
+                .map(|r| r.id)
+                .collect();
+            let mut orphaned = service_record::Entity::find()
+                .filter(service_record::Column::CarePlanId.eq(plan.id))
+                .filter(service_record::Column::OperatorId.eq(operator_id))
+                .all(db)
+                .await?;
+            orphaned.retain(|m| !kept.contains(&m.id));
+            for row in orphaned {
                 service_record::Entity::delete_by_id(row.id)
                     .exec(db)
                     .await?;
                 outcome.deleted += 1;
-            }
-            continue;
-        }
-        let checked = content_of(&record.fields).and_then(|content| {
-            let unit = units
-                .get(&content.service_type_id)
-                .copied()
-                .ok_or_else(|| {
-                    crate::domain::FieldError::new(
-                        "service_type_id",
-                        "unknown in this municipality",
-                    )
-                })?;
-            let mut errors = Vec::new();
-            match content.check(unit, &mut errors) {
-                Some(quantity) => Ok((content, quantity)),
-                None => Err(errors.into_iter().next().unwrap_or_else(|| {
-                    crate::domain::FieldError::new("record", "not a valid record")
-                })),
-            }
-        });
-        let (content, quantity) = match checked {
-            Ok(ok) => ok,
-            Err(problem) => {
-                tracing::warn!(document = %entry.id, record = %record.id, field = %problem.field, detail = %problem.detail, "diary record not projected");
-                outcome.skipped += 1;
-                continue;
-            }
-        };
-        match row {
-            Some(row) if content.matches(&row, quantity) => {}
-            Some(row) => {
-                let status = RecordStatus::parse(&row.status).unwrap_or(RecordStatus::Recorded);
-                let (row_id, version) = (row.id, row.version);
-                let mut changes = row.into_active_model();
-                content.apply(quantity, &mut changes);
-                if mode == Mode::Live && status_after_edit(status) != status {
-                    changes.status = Set(status_after_edit(status).as_str().to_owned());
-                    outcome.amended.push(row_id);
-                }
-                changes.version = Set(version + 1);
-                changes.updated_at = Set(now);
-                changes.update(db).await?;
-                outcome.updated += 1;
-            }
-            None => {
-                let mut row = service_record::ActiveModel {
-                    id: Set(record.id),
-                    care_plan_id: Set(plan.id),
-                    operator_id: Set(operator_id),
-                    status: Set(RecordStatus::Recorded.as_str().to_owned()),
-                    review_reason_code: Set(None),
-                    review_note: Set(None),
-                    reviewed_by: Set(None),
-                    reviewed_at: Set(None),
-                    source: Set(source.as_str().to_owned()),
-                    received_at: Set(now),
-                    version: Set(1),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    ..Default::default()
-                };
-                content.apply(quantity, &mut row);
-                inserts.push(row);
             }
         }
     }
@@ -191,26 +234,6 @@ pub async fn project_diary(
         service_record::Entity::insert_many(batch)
             .exec_without_returning(db)
             .await?;
-    }
-    if mode == Mode::Rebuild {
-        let kept: Vec<Uuid> = view
-            .records
-            .iter()
-            .filter(|r| !r.deleted)
-            .map(|r| r.id)
-            .collect();
-        let mut orphaned = service_record::Entity::find()
-            .filter(service_record::Column::CarePlanId.eq(plan.id))
-            .filter(service_record::Column::OperatorId.eq(operator_id))
-            .all(db)
-            .await?;
-        orphaned.retain(|m| !kept.contains(&m.id));
-        for row in orphaned {
-            service_record::Entity::delete_by_id(row.id)
-                .exec(db)
-                .await?;
-            outcome.deleted += 1;
-        }
     }
     Ok(outcome)
 }

@@ -3,17 +3,18 @@
 //! of diaries per transaction. A batch that fails is retried one diary at a time, so one bad
 //! diary cannot hold the others back; a diary that still fails is retried later.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use taccuino_sync::{DocumentKind, protocol::DocumentId, schema::DiaryView};
 use tokio::sync::mpsc;
+use uuid::Uuid;
 
 use super::error::SyncError;
 use super::hub::Hub;
-use super::projection::{Mode, Projected, project_diary};
+use super::projection::{Mode, Projected, project_diaries};
 use super::registry::{self, DocumentEntry};
 use super::storage;
 use super::writes::mirror_review;
@@ -58,24 +59,13 @@ pub fn spawn(
 
 /// Projects the diaries among `ids`; returns those that failed.
 async fn project(db: &DatabaseConnection, hub: &Hub, ids: HashSet<DocumentId>) -> Vec<DocumentId> {
-    let entries = match registry::find_many(db, ids.iter().map(DocumentId::to_uuid)).await {
-        Ok(entries) => entries,
+    let diaries = match read(db, &ids).await {
+        Ok(diaries) => diaries,
         Err(e) => {
-            tracing::error!(error = %e, "projection: registry lookup failed");
+            tracing::error!(error = %e, "projection: reading diaries failed");
             return ids.into_iter().collect();
         }
     };
-    let mut diaries = Vec::new();
-    for entry in entries
-        .into_iter()
-        .filter(|e| e.kind == DocumentKind::Diary)
-    {
-        match read(db, entry.id).await {
-            Ok(Some((view, last_chunk))) => diaries.push((entry, view, last_chunk)),
-            Ok(None) => {}
-            Err(e) => tracing::error!(document = %entry.id, error = %e, "projection: read failed"),
-        }
-    }
     if diaries.is_empty() {
         return Vec::new();
     }
@@ -88,8 +78,8 @@ async fn project(db: &DatabaseConnection, hub: &Hub, ids: HashSet<DocumentId>) -
                 match write(db, std::slice::from_ref(&diary)).await {
                     Ok(done) => amended.extend(done.amended),
                     Err(e) => {
-                        tracing::error!(document = %diary.0.id, error = %e, "projection failed; will retry");
-                        failed.push(diary.0.id);
+                        tracing::error!(document = %diary.entry.id, error = %e, "projection failed; will retry");
+                        failed.push(diary.entry.id);
                     }
                 }
             }
@@ -105,30 +95,57 @@ async fn project(db: &DatabaseConnection, hub: &Hub, ids: HashSet<DocumentId>) -
     failed
 }
 
-/// Reads a diary as stored (not as in memory, where a change may be stored but not yet
-/// applied), with the last chunk it covers.
-async fn read(
-    db: &DatabaseConnection,
-    id: DocumentId,
-) -> Result<Option<(DiaryView, i64)>, SyncError> {
-    let Some(stored) = storage::load(db, id.to_uuid()).await? else {
-        return Ok(None);
-    };
-    let view = DiaryView::read(&stored.doc).map_err(|e| SyncError::schema(id.to_uuid(), e))?;
-    Ok(Some((view, stored.last_chunk)))
+/// A diary as stored (not as in memory, where a change may be stored but not yet applied),
+/// with the last chunk it covers.
+struct StoredDiary {
+    entry: DocumentEntry,
+    view: DiaryView,
+    last_chunk: i64,
 }
 
-async fn write(
+async fn read(
     db: &DatabaseConnection,
-    diaries: &[(DocumentEntry, DiaryView, i64)],
-) -> Result<Projected, SyncError> {
-    let txn = db.begin().await?;
-    let now = Utc::now();
-    let mut total = Projected::default();
-    for (entry, view, last_chunk) in diaries {
-        total += project_diary(&txn, entry, view, RecordSource::Sync, now, Mode::Live).await?;
-        registry::mark_projected(&txn, entry.id, *last_chunk).await?;
+    ids: &HashSet<DocumentId>,
+) -> Result<Vec<StoredDiary>, SyncError> {
+    let entries: HashMap<Uuid, DocumentEntry> =
+        registry::find_many(db, ids.iter().map(DocumentId::to_uuid))
+            .await?
+            .into_iter()
+            .filter(|e| e.kind == DocumentKind::Diary)
+            .map(|e| (e.id.to_uuid(), e))
+            .collect();
+    let ids: Vec<Uuid> = entries.keys().copied().collect();
+    let mut diaries = Vec::new();
+    for (id, stored) in storage::load_many(db, &ids).await? {
+        let Some(entry) = entries.get(&id) else {
+            continue;
+        };
+        match stored.and_then(|s| {
+            DiaryView::read(&s.doc)
+                .map(|view| (view, s.last_chunk))
+                .map_err(|e| SyncError::schema(id, e))
+        }) {
+            Ok((view, last_chunk)) => diaries.push(StoredDiary {
+                entry: *entry,
+                view,
+                last_chunk,
+            }),
+            // Nothing to retry: the same bytes will not read better later.
+            Err(e) => {
+                tracing::error!(document = %entry.id, error = %e, "projection: unreadable diary")
+            }
+        }
     }
+    Ok(diaries)
+}
+
+async fn write(db: &DatabaseConnection, diaries: &[StoredDiary]) -> Result<Projected, SyncError> {
+    let txn = db.begin().await?;
+    let views: Vec<(&DocumentEntry, &DiaryView)> =
+        diaries.iter().map(|d| (&d.entry, &d.view)).collect();
+    let done = project_diaries(&txn, &views, RecordSource::Sync, Utc::now(), Mode::Live).await?;
+    let seen: Vec<(DocumentId, i64)> = diaries.iter().map(|d| (d.entry.id, d.last_chunk)).collect();
+    registry::mark_projected(&txn, &seen).await?;
     txn.commit().await?;
-    Ok(total)
+    Ok(done)
 }

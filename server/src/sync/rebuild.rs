@@ -33,7 +33,7 @@ pub async fn rebuild_projections(db: &DatabaseConnection) -> Result<Projected, S
             Mode::Rebuild,
         )
         .await?;
-        registry::mark_projected(&txn, entry.id, stored.last_chunk).await?;
+        registry::mark_projected(&txn, &[(entry.id, stored.last_chunk)]).await?;
         txn.commit().await?;
     }
     Ok(total)

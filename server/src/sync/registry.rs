@@ -162,25 +162,29 @@ pub async fn create(
     Ok(DocumentId::from(id))
 }
 
-/// Records that the projection has seen `id` up to chunk `last_chunk` (never moves back).
+/// Records how far the projection has seen each document: `(document, last chunk)`. The
+/// projector is the only writer while the server runs (`rebuild-projections` may run beside
+/// it; both only ever write what they read as stored).
 pub async fn mark_projected(
     db: &impl ConnectionTrait,
-    id: DocumentId,
-    last_chunk: i64,
+    seen: &[(DocumentId, i64)],
 ) -> Result<(), SyncError> {
-    sync_document::Entity::update_many()
-        .col_expr(
-            sync_document::Column::ProjectedThrough,
-            sea_orm::sea_query::Expr::value(last_chunk),
-        )
-        .filter(sync_document::Column::Id.eq(id.to_uuid()))
-        .filter(
-            sea_orm::Condition::any()
-                .add(sync_document::Column::ProjectedThrough.is_null())
-                .add(sync_document::Column::ProjectedThrough.lt(last_chunk)),
-        )
-        .exec(db)
-        .await?;
+    use sea_orm::sea_query::{CaseStatement, Expr};
+    for batch in seen.chunks(200) {
+        let mut case = CaseStatement::new();
+        for (id, last_chunk) in batch {
+            case = case.case(
+                sync_document::Column::Id.eq(id.to_uuid()),
+                Expr::val(*last_chunk),
+            );
+        }
+        let case = case.finally(Expr::col(sync_document::Column::ProjectedThrough));
+        sync_document::Entity::update_many()
+            .col_expr(sync_document::Column::ProjectedThrough, case.into())
+            .filter(sync_document::Column::Id.is_in(batch.iter().map(|(id, _)| id.to_uuid())))
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }
 

@@ -59,6 +59,44 @@ pub async fn load(
     }))
 }
 
+/// Loads several documents with one query; documents without chunks are absent from the
+/// answer, and one that does not load is reported beside the others.
+pub async fn load_many(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, Result<StoredDocument, SyncError>)>, SyncError> {
+    let rows: Vec<(Uuid, i64, Vec<u8>)> = sync_chunk::Entity::find()
+        .select_only()
+        .column(sync_chunk::Column::DocumentId)
+        .column(sync_chunk::Column::Id)
+        .column(sync_chunk::Column::Data)
+        .filter(sync_chunk::Column::DocumentId.is_in(ids.iter().copied()))
+        .order_by_asc(sync_chunk::Column::DocumentId)
+        .order_by_asc(sync_chunk::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut out = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while let Some((id, first_chunk, first_data)) = rows.next() {
+        let (mut last_chunk, mut bytes, mut chunks) = (first_chunk, first_data, 1);
+        while let Some((_, chunk, data)) = rows.next_if(|(next, _, _)| *next == id) {
+            last_chunk = chunk;
+            bytes.extend(data);
+            chunks += 1;
+        }
+        let loaded = taccuino_sync::schema::load_document(&bytes)
+            .map(|doc| StoredDocument {
+                doc,
+                chunks,
+                last_chunk,
+            })
+            .map_err(|e| SyncError::Corrupt(id, e.to_string()));
+        out.push((id, loaded));
+    }
+    Ok(out)
+}
+
 /// A chunk to append.
 #[derive(Debug, Clone)]
 pub struct NewChunk {
