@@ -98,6 +98,22 @@ impl Session {
         }
     }
 
+    /// Sends a close frame and waits (at most 2 s) for the server's, so the server sees a
+    /// clean close handshake rather than the connection dropping. It does not wait for the
+    /// server to end the TCP connection too (actix does that about a second later).
+    async fn close(&mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            if self.ws.close(None).await.is_ok() {
+                while let Some(Ok(frame)) = self.ws.next().await {
+                    if frame.is_close() {
+                        break;
+                    }
+                }
+            }
+        })
+        .await;
+    }
+
     fn sync_message(&self, document_id: DocumentId, data: Vec<u8>) -> anyhow::Result<SyncMessage> {
         Ok(SyncMessage {
             sender_id: self.me.clone(),
@@ -119,13 +135,39 @@ fn synced(state: &sync::State, doc: &mut AutoCommit) -> bool {
     theirs == ours
 }
 
-/// Connects to `url`, syncs `dev`'s diary and reports as soon as the server holds all of its
-/// changes (through `done`, before returning), then stays connected, answering the server,
-/// until `release` turns true, and closes. Everything before "synced" must finish by
-/// `deadline`; the wait for `release` is bounded by `hold_deadline`.
+/// Who a device is on the wire and where it connects.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The WebSocket URL (with its `?ticket=` for our server).
+    pub url: String,
+    /// The peer id the device announces in `join` (our server: the one on the ticket).
+    pub peer_id: PeerId,
+    /// The storage id announced in `join`, if the device has storage.
+    pub storage_id: Option<String>,
+}
+
+impl Endpoint {
+    /// A device with a fresh random peer id and no storage id, for a server that accepts any
+    /// peer (the reference server).
+    pub fn anonymous(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            peer_id: PeerId::from(format!("bench-{}", uuid::Uuid::new_v4())),
+            storage_id: None,
+        }
+    }
+}
+
+/// Connects to `endpoint`, syncs `dev`'s diary starting from sync state `state` (fresh, or
+/// the one the device kept from its last connection) and reports as soon as the server holds
+/// all of its changes (through `done`, before returning), then stays connected, answering
+/// the server, until `release` turns true, and closes. Everything before "synced" must
+/// finish by `deadline`; the wait for `release` is bounded by `hold_deadline`.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_device(
-    url: &str,
+    endpoint: Endpoint,
     dev: DeviceDoc,
+    mut state: sync::State,
     first: FirstMessage,
     deadline: Instant,
     hold_deadline: Instant,
@@ -138,10 +180,9 @@ pub async fn run_device(
         records,
     } = dev;
     let start = Instant::now();
-    let mut state = sync::State::new();
     let result = timeout_at(
         deadline,
-        sync_phase(url, document_id, &mut doc, &mut state, first, start),
+        sync_phase(&endpoint, document_id, &mut doc, &mut state, first, start),
     )
     .await
     .unwrap_or_else(|_| Err(anyhow!("timed out before being fully synced")));
@@ -183,21 +224,54 @@ pub async fn run_device(
         }
     })
     .await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), session.ws.close(None)).await;
+    session.close().await;
+}
+
+/// Fetches document `document_id` into an empty local copy the way the stock client first
+/// gets a document it does not hold: `join`, then `request`, then sync messages until it has
+/// the server's heads. Returns the document and the sync state (for the next connection) and
+/// closes the connection. Fails after `deadline`.
+pub async fn fetch(
+    endpoint: &Endpoint,
+    document_id: DocumentId,
+    deadline: Instant,
+) -> anyhow::Result<(AutoCommit, sync::State)> {
+    let mut doc = AutoCommit::new_with_encoding(taccuino_sync::schema::TEXT_ENCODING);
+    let mut state = sync::State::new();
+    let (mut session, _) = timeout_at(
+        deadline,
+        sync_phase(
+            endpoint,
+            document_id,
+            &mut doc,
+            &mut state,
+            FirstMessage::Request,
+            Instant::now(),
+        ),
+    )
+    .await
+    .map_err(|_| anyhow!("timed out fetching the document"))??;
+    if doc.get_heads().is_empty() {
+        bail!("the server sent an empty document");
+    }
+    session.close().await;
+    Ok((doc, state))
 }
 
 async fn sync_phase(
-    url: &str,
+    endpoint: &Endpoint,
     document_id: DocumentId,
     doc: &mut AutoCommit,
     state: &mut sync::State,
     first: FirstMessage,
     start: Instant,
 ) -> anyhow::Result<(Session, DeviceOutcome)> {
-    let (ws, _response) = connect_async(url).await.context("WebSocket connect")?;
+    let (ws, _response) = connect_async(endpoint.url.as_str())
+        .await
+        .context("WebSocket connect")?;
     let mut s = Session {
         ws,
-        me: PeerId::from(format!("bench-{}", uuid::Uuid::new_v4())),
+        me: endpoint.peer_id.clone(),
         server: None,
         bytes_sent: 0,
         bytes_received: 0,
@@ -205,7 +279,7 @@ async fn sync_phase(
     s.send(&Message::Join(Join {
         sender_id: s.me.clone(),
         peer_metadata: PeerMetadata {
-            storage_id: None,
+            storage_id: endpoint.storage_id.clone(),
             is_ephemeral: Some(false),
         },
         supported_protocol_versions: Some(vec![PROTOCOL_V1.to_owned()]),

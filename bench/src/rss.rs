@@ -20,22 +20,37 @@ pub fn field_kib(status: &str, name: &str) -> Option<u64> {
         .and_then(|n| n.parse().ok())
 }
 
-/// Samples `pid` every `every` until `stop` turns true, and returns the largest peak seen
-/// (KiB), or `None` if the process could never be read.
-pub async fn sample_peak(
-    pid: u32,
-    every: Duration,
-    mut stop: watch::Receiver<bool>,
-) -> Option<u64> {
-    let mut peak = read_peak_kib(pid);
+/// Current resident set size of `pid` in KiB (`VmRSS`).
+pub fn read_current_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    field_kib(&status, "VmRSS:")
+}
+
+/// What [`sample_peak`] saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Peaks {
+    /// The kernel's high-water mark (`VmHWM`) at the end: the peak since the process started.
+    pub hwm_kib: Option<u64>,
+    /// The largest `VmRSS` sampled: the peak while sampling (to the sampling interval).
+    pub rss_max_kib: Option<u64>,
+}
+
+/// Samples `pid` every `every` until `stop` turns true, and returns the peaks seen.
+pub async fn sample_peak(pid: u32, every: Duration, mut stop: watch::Receiver<bool>) -> Peaks {
+    let mut peaks = Peaks::default();
+    let sample = |peaks: &mut Peaks| {
+        if let Some(kib) = read_peak_kib(pid) {
+            peaks.hwm_kib = Some(peaks.hwm_kib.map_or(kib, |p| p.max(kib)));
+        }
+        if let Some(kib) = read_current_kib(pid) {
+            peaks.rss_max_kib = Some(peaks.rss_max_kib.map_or(kib, |p| p.max(kib)));
+        }
+    };
+    sample(&mut peaks);
     let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
-            _ = tick.tick() => {
-                if let Some(kib) = read_peak_kib(pid) {
-                    peak = Some(peak.map_or(kib, |p| p.max(kib)));
-                }
-            }
+            _ = tick.tick() => sample(&mut peaks),
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
                     break;
@@ -43,10 +58,20 @@ pub async fn sample_peak(
             }
         }
     }
-    if let Some(kib) = read_peak_kib(pid) {
-        peak = Some(peak.map_or(kib, |p| p.max(kib)));
-    }
-    peak
+    sample(&mut peaks);
+    peaks
+}
+
+/// CPU time (user + system) process `pid` has used so far, from `/proc/PID/stat` (100 ticks
+/// per second assumed). `None` where it cannot be read.
+pub fn process_cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    cpu_ticks(&stat).map(|ticks| Duration::from_millis(ticks * 10))
+}
+
+/// KiB as MiB with one decimal, for reports.
+pub fn mib(kib: u64) -> f64 {
+    (kib as f64 / 1024.0 * 10.0).round() / 10.0
 }
 
 /// CPU time (user + system) this process has used so far, from `/proc/self/stat`, assuming
@@ -90,5 +115,8 @@ mod tests {
     fn reads_our_own_process() {
         let kib = read_peak_kib(std::process::id()).expect("our own /proc entry");
         assert!(kib > 0);
+        assert!(read_current_kib(std::process::id()).is_some_and(|k| k > 0));
+        assert!(process_cpu_time(std::process::id()).is_some());
+        assert_eq!(mib(1536), 1.5);
     }
 }

@@ -20,11 +20,39 @@ pub struct Target {
 /// Parses `url` and refuses anything but `ws://` to a loopback host: an address in
 /// 127.0.0.0/8, `::1`, or `localhost` (which must also resolve only to loopback addresses).
 pub fn parse_loopback_url(url: &str) -> anyhow::Result<Target> {
+    parse_with_scheme(url, "ws")
+}
+
+/// Parses a server's base URL for the REST calls of the Taccuino mode: `http://` to a
+/// loopback host only, like [`parse_loopback_url`]. A trailing `/` is dropped from
+/// [`Target::url`]; [`Target::ws_base`] gives the matching `ws://` base.
+pub fn parse_loopback_http(url: &str) -> anyhow::Result<Target> {
+    let mut target = parse_with_scheme(url.trim_end_matches('/'), "http")?;
+    if target.url.contains(['?', '#']) {
+        bail!("the base URL takes no query or fragment: {url}");
+    }
+    target.url = target.url.trim_end_matches('/').to_owned();
+    Ok(target)
+}
+
+impl Target {
+    /// The `ws://` form of an `http://` base URL (unchanged for a `ws://` URL).
+    pub fn ws_base(&self) -> String {
+        match self.url.strip_prefix("http://") {
+            Some(rest) => format!("ws://{rest}"),
+            None => self.url.clone(),
+        }
+    }
+}
+
+fn parse_with_scheme(url: &str, scheme: &str) -> anyhow::Result<Target> {
     let uri: Uri = url.parse().with_context(|| format!("not a URL: {url}"))?;
     match uri.scheme_str() {
-        Some("ws") => {}
-        Some(other) => bail!("only ws:// is supported (loopback, no TLS), not {other}://"),
-        None => bail!("the URL needs a scheme: ws://127.0.0.1:PORT"),
+        Some(s) if s == scheme => {}
+        Some(other) => {
+            bail!("only {scheme}:// is supported (loopback, no TLS), not {other}://")
+        }
+        None => bail!("the URL needs a scheme: {scheme}://127.0.0.1:PORT"),
     }
     let host = uri.host().context("the URL has no host")?;
     let host = host
@@ -129,5 +157,21 @@ mod tests {
         assert!(parse_loopback_url("ws://example.com/").is_err());
         assert!(parse_loopback_url("ws://user@192.168.0.1:3030").is_err());
         assert!(parse_loopback_url("not a url").is_err());
+    }
+
+    #[test]
+    fn http_base_urls_are_checked() {
+        let t = parse_loopback_http("http://127.0.0.1:18080/").expect("loopback");
+        assert_eq!(t.url, "http://127.0.0.1:18080");
+        assert_eq!(t.ws_base(), "ws://127.0.0.1:18080");
+        assert_eq!(t.port, 18080);
+        let t = parse_loopback_http("http://localhost:8080").expect("localhost");
+        assert_eq!(t.ws_base(), "ws://localhost:8080");
+
+        assert!(parse_loopback_http("https://127.0.0.1:8080").is_err());
+        assert!(parse_loopback_http("ws://127.0.0.1:8080").is_err());
+        assert!(parse_loopback_http("http://10.0.0.1:8080").is_err());
+        assert!(parse_loopback_http("http://example.com").is_err());
+        assert!(parse_loopback_http("http://127.0.0.1:8080/?x=1").is_err());
     }
 }

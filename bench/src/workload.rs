@@ -26,7 +26,24 @@ pub struct DeviceDoc {
 pub fn make_device_doc(records: usize, base: DateTime<Utc>) -> anyhow::Result<DeviceDoc> {
     let mut doc = new_diary(Uuid::new_v4(), Uuid::new_v4()).context("new diary")?;
     doc.commit();
-    let service_type_id = Uuid::new_v4();
+    add_records(&mut doc, records, Uuid::new_v4(), base)?;
+    Ok(DeviceDoc {
+        document_id: DocumentId::from(Uuid::new_v4()),
+        doc,
+        records,
+    })
+}
+
+/// Writes `records` new records into diary `doc` offline, one automerge change each: visits
+/// of `service_type_id` of one hour, 90 minutes apart from `base`, quantity 1, recorded a
+/// minute after they end, empty notes (valid for the projection when the service type is one
+/// of the plan's municipality, counted in hours).
+pub fn add_records(
+    doc: &mut AutoCommit,
+    records: usize,
+    service_type_id: Uuid,
+    base: DateTime<Utc>,
+) -> anyhow::Result<()> {
     for i in 0..records {
         let offset = i64::try_from(i).unwrap_or(i64::MAX).saturating_mul(90);
         let started_at = base + ChronoDuration::minutes(offset);
@@ -44,14 +61,10 @@ pub fn make_device_doc(records: usize, base: DateTime<Utc>) -> anyhow::Result<De
             missed_reason: None,
             recorded_at: started_at + ChronoDuration::minutes(61),
         };
-        upsert_record(&mut doc, Uuid::new_v4(), &fields).context("upsert record")?;
+        upsert_record(doc, Uuid::new_v4(), &fields).context("upsert record")?;
         doc.commit();
     }
-    Ok(DeviceDoc {
-        document_id: DocumentId::from(Uuid::new_v4()),
-        doc,
-        records,
-    })
+    Ok(())
 }
 
 #[cfg(test)]

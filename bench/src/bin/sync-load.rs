@@ -7,16 +7,17 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use automerge::sync;
 use chrono::{DateTime, Utc};
 use clap::Parser;
 use serde_json::json;
-use taccuino_bench::device::{DeviceOutcome, FirstMessage, run_device};
+use taccuino_bench::device::{Endpoint, FirstMessage};
 use taccuino_bench::stats::{millis, percentile};
+use taccuino_bench::storm::{Collected, Ready, Storm, error_kinds};
 use taccuino_bench::target::parse_loopback_url;
 use taccuino_bench::workload::make_device_doc;
 use taccuino_bench::{rss, workload};
-use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
+use tokio::sync::watch;
 
 /// Upper bounds that keep a mistyped command from becoming an unbounded load test.
 const MAX_DEVICES: usize = 20_000;
@@ -108,69 +109,38 @@ async fn run(args: Args, url: String) -> anyhow::Result<bool> {
     let rss_before = args.server_pid.and_then(rss::read_peak_kib);
 
     let cpu_before = rss::own_cpu_time();
+    let server_cpu_before = args.server_pid.and_then(rss::process_cpu_time);
     let timeout = Duration::from_secs(args.timeout_secs);
-    let (go, go_rx) = watch::channel(false);
-    let (release, release_rx) = watch::channel(false);
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<anyhow::Result<DeviceOutcome>>();
-    let mut tasks = Vec::with_capacity(args.devices);
-    let start_at = Instant::now() + Duration::from_millis(200);
-    for dev in docs {
-        let url = url.clone();
-        let mut go_rx = go_rx.clone();
-        let release_rx = release_rx.clone();
-        let done_tx = done_tx.clone();
-        let first = args.first_message;
-        tasks.push(tokio::spawn(async move {
-            // Every device waits for the same signal, so they reconnect at once.
-            if go_rx.wait_for(|g| *g).await.is_err() {
-                return;
-            }
-            let now = Instant::now();
-            run_device(
-                &url,
-                dev,
-                first,
-                now + timeout,
-                now + 2 * timeout,
-                release_rx,
-                done_tx,
-            )
-            .await;
-        }));
-    }
-    drop(done_tx);
-    tokio::time::sleep_until(start_at).await;
-    let start = Instant::now();
-    go.send_replace(true);
-
-    let mut outcomes = Vec::with_capacity(args.devices);
-    let mut errors: Vec<String> = Vec::new();
-    let collect_deadline = start + timeout + Duration::from_secs(5);
-    while outcomes.len() + errors.len() < args.devices {
-        match tokio::time::timeout_at(collect_deadline, done_rx.recv()).await {
-            Ok(Some(Ok(outcome))) => outcomes.push(outcome),
-            Ok(Some(Err(e))) => errors.push(format!("{e:#}")),
-            Ok(None) => break,
-            Err(_) => {
-                errors.push("run deadline passed".to_owned());
-                break;
-            }
-        }
-    }
-    let wall = start.elapsed();
+    let ready = docs
+        .into_iter()
+        .map(|doc| Ready {
+            endpoint: Endpoint::anonymous(&url),
+            doc,
+            state: sync::State::new(),
+        })
+        .collect();
+    let mut storm = Storm::start(ready, args.first_message, timeout).await;
+    let Collected {
+        outcomes,
+        errors,
+        wall,
+    } = storm.collect().await;
     // The generator's own CPU over the storm: near the wall time means it was the bottleneck.
     let generator_cpu = rss::own_cpu_time()
         .zip(cpu_before)
         .map(|(after, before)| after.saturating_sub(before));
-    release.send_replace(true);
-    for task in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-    }
+    let server_cpu = args
+        .server_pid
+        .and_then(rss::process_cpu_time)
+        .zip(server_cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    storm.release().await;
     stop_rss.send_replace(true);
-    let peak_kib = match rss_task {
-        Some(t) => t.await.ok().flatten(),
-        None => None,
+    let peaks = match rss_task {
+        Some(t) => t.await.unwrap_or_default(),
+        None => rss::Peaks::default(),
     };
+    let peak_kib = peaks.hwm_kib;
 
     if let Some(path) = &args.manifest {
         let mut out = std::io::BufWriter::new(
@@ -198,13 +168,7 @@ async fn run(args: Args, url: String) -> anyhow::Result<bool> {
     let ms = |d: Option<Duration>| d.map(|d| (millis(d) * 10.0).round() / 10.0);
     let records_per_s = synced_records as f64 / wall.as_secs_f64();
     let failed = args.devices - outcomes.len();
-    let mut error_kinds: Vec<(String, usize)> = Vec::new();
-    for e in &errors {
-        match error_kinds.iter_mut().find(|(k, _)| k == e) {
-            Some((_, n)) => *n += 1,
-            None => error_kinds.push((e.clone(), 1)),
-        }
-    }
+    let error_kinds = error_kinds(&errors);
     let result = json!({
         "tool": "sync-load",
         "label": args.label,
@@ -229,8 +193,10 @@ async fn run(args: Args, url: String) -> anyhow::Result<bool> {
         "bytes_sent": outcomes.iter().map(|o| o.bytes_sent).sum::<u64>(),
         "bytes_received": outcomes.iter().map(|o| o.bytes_received).sum::<u64>(),
         "server_pid": args.server_pid,
-        "server_rss_before_mib": rss_before.map(|k| (k as f64 / 1024.0 * 10.0).round() / 10.0),
-        "server_peak_rss_mib": peak_kib.map(|k| (k as f64 / 1024.0 * 10.0).round() / 10.0),
+        "server_rss_before_mib": rss_before.map(rss::mib),
+        "server_peak_rss_mib": peak_kib.map(rss::mib),
+        "server_rss_max_sampled_mib": peaks.rss_max_kib.map(rss::mib),
+        "server_cpu_s": server_cpu.map(|d| d.as_secs_f64()),
         "generator_cpu_s": generator_cpu.map(|d| d.as_secs_f64()),
         "prepare_s": (prep.as_secs_f64() * 1000.0).round() / 1000.0,
         "errors": error_kinds.iter().map(|(k, n)| json!({"error": k, "count": n})).collect::<Vec<_>>(),
