@@ -100,10 +100,16 @@ pub async fn redeem_ticket(
     if spent.rows_affected != 1 {
         return Ok(None);
     }
-    let Some(ticket) = sync_ticket::Entity::find_by_id(hash).one(db).await? else {
-        return Ok(None);
-    };
-    let device = device::Entity::find_by_id(ticket.device_id)
+    device::Entity::find()
+        .filter(
+            device::Column::Id.in_subquery(
+                Query::select()
+                    .column(sync_ticket::Column::DeviceId)
+                    .from(sync_ticket::Entity)
+                    .and_where(sync_ticket::Column::Hash.eq(hash))
+                    .to_owned(),
+            ),
+        )
         .filter(device::Column::RevokedAt.is_null())
         .filter(
             device::Column::UserId.in_subquery(
@@ -115,13 +121,15 @@ pub async fn redeem_ticket(
             ),
         )
         .one(db)
+        .await
+}
+
+/// Notes that `device_id` connected now.
+pub async fn seen(db: &impl ConnectionTrait, device_id: Uuid) -> Result<(), DbErr> {
+    device::Entity::update_many()
+        .col_expr(device::Column::LastSeenAt, Expr::value(Utc::now()))
+        .filter(device::Column::Id.eq(device_id))
+        .exec(db)
         .await?;
-    if let Some(device) = &device {
-        device::Entity::update_many()
-            .col_expr(device::Column::LastSeenAt, Expr::value(now))
-            .filter(device::Column::Id.eq(device.id))
-            .exec(db)
-            .await?;
-    }
-    Ok(device)
+    Ok(())
 }

@@ -176,6 +176,14 @@ pub async fn open_sync_socket(
     let caller = accounts::active_user_caller(&state.db, device.user_id)
         .await?
         .ok_or(ApiError::Unauthorized(REFUSED))?;
+    // Bookkeeping off the path to the device's first message.
+    let db = state.db.clone();
+    let device_id = device.id;
+    tokio::spawn(async move {
+        if let Err(e) = devices::seen(&db, device_id).await {
+            tracing::warn!(device = %device_id, error = %e, "recording last_seen_at failed");
+        }
+    });
     let (response, session, stream) = actix_ws::handle(&req, payload)
         .map_err(|_| ApiError::Malformed("expected a WebSocket upgrade request".to_owned()))?;
     let max = state.sync.config.max_message_bytes;

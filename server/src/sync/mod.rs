@@ -46,6 +46,8 @@ pub struct SyncService {
     pub committer: committer::Committer,
     /// The open connections.
     pub connections: connections::Connections,
+    /// Registry entries already read (they never change).
+    pub entries: registry::EntryCache,
     /// Limits.
     pub config: Arc<SyncConfig>,
     /// The server's peer id.
@@ -88,6 +90,7 @@ impl SyncService {
             server_peer_id: PeerId::from(format!("taccuino-{storage_id}")),
             storage_id: storage_id.to_string(),
             connections: connections::Connections::default(),
+            entries: registry::EntryCache::default(),
             config: Arc::new(config),
             hub,
             db,

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
-use taccuino_sync::protocol::{Access, DocumentId};
+use taccuino_sync::protocol::Access;
 use uuid::Uuid;
 
 use super::error::SyncError;
@@ -17,21 +17,20 @@ use crate::domain::{
     roles::{Caller, Role},
 };
 
-/// What `caller` may do with document `id`, and the document's entry when it exists.
-/// Unknown documents are `Denied`, like forbidden ones.
+/// What `caller` may do with the document of `entry`; `None` (not registered) is `Denied`,
+/// like a forbidden document.
 pub async fn decide(
     db: &impl ConnectionTrait,
     caller: &Caller,
-    id: DocumentId,
-) -> Result<(Access, Option<DocumentEntry>), SyncError> {
-    let Some(entry) = registry::find(db, id).await? else {
-        return Ok((Access::Denied, None));
+    entry: Option<DocumentEntry>,
+) -> Result<Access, SyncError> {
+    let Some(entry) = entry else {
+        return Ok(Access::Denied);
     };
-    let access = decide_many(db, caller, &[entry])
+    Ok(decide_many(db, caller, &[entry])
         .await?
         .first()
-        .map_or(Access::Denied, |(_, access)| *access);
-    Ok((access, Some(entry)))
+        .map_or(Access::Denied, |(_, access)| *access))
 }
 
 /// The documents `caller` may sync, with what they may do.

@@ -44,6 +44,47 @@ impl DocumentEntry {
     }
 }
 
+/// Registry entries already read. They never change (a document's plan and operator are
+/// fixed at creation and rows are never deleted), so a cached entry is never stale; misses are
+/// not cached, since a document may be created later.
+#[derive(Debug, Clone, Default)]
+pub struct EntryCache {
+    entries: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<DocumentId, DocumentEntry>>>,
+}
+
+/// Entries kept before the cache starts over.
+const CACHE_CAPACITY: usize = 200_000;
+
+impl EntryCache {
+    /// The entry of document `id`, if registered.
+    pub async fn find(
+        &self,
+        db: &impl ConnectionTrait,
+        id: DocumentId,
+    ) -> Result<Option<DocumentEntry>, SyncError> {
+        if let Some(entry) = self.lock().get(&id) {
+            return Ok(Some(*entry));
+        }
+        let found = find(db, id).await?;
+        if let Some(entry) = found {
+            let mut entries = self.lock();
+            if entries.len() >= CACHE_CAPACITY {
+                entries.clear();
+            }
+            entries.insert(id, entry);
+        }
+        Ok(found)
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<DocumentId, DocumentEntry>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// The entry of document `id`, if registered.
 pub async fn find(
     db: &impl ConnectionTrait,

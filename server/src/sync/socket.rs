@@ -223,10 +223,16 @@ impl Task {
                 // handled under the old authority once the change is known.
                 let mut outputs = Vec::new();
                 for document_id in documents {
-                    let access = policy::decide(&self.service.db, &self.peer.caller, document_id)
+                    let db = &self.service.db;
+                    let entry = self
+                        .service
+                        .entries
+                        .find(db, document_id)
                         .await
-                        .map_err(|_| "storage error, retry later")?
-                        .0;
+                        .map_err(|_| "storage error, retry later")?;
+                    let access = policy::decide(db, &self.peer.caller, entry)
+                        .await
+                        .map_err(|_| "storage error, retry later")?;
                     outputs.extend(self.conn.handle(Event::AccessDecided {
                         document_id,
                         access,
@@ -308,11 +314,18 @@ impl Task {
 
     fn check_access(&self, document_id: DocumentId) {
         let db = self.service.db.clone();
+        let entries = self.service.entries.clone();
         let caller = self.peer.caller;
         let events = self.events.clone();
         tokio::spawn(async move {
-            let (access, care_plan_id) = match policy::decide(&db, &caller, document_id).await {
-                Ok((access, entry)) => (access, entry.map(|e| e.care_plan_id)),
+            let decided = match entries.find(&db, document_id).await {
+                Ok(entry) => policy::decide(&db, &caller, entry)
+                    .await
+                    .map(|access| (access, entry.map(|e| e.care_plan_id))),
+                Err(e) => Err(e),
+            };
+            let (access, care_plan_id) = match decided {
+                Ok(decided) => decided,
                 Err(e) => {
                     // Unknown beats wrong: the client may ask again on its next connection.
                     tracing::error!(document = %document_id, error = %e, "share policy failed");
