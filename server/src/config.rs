@@ -75,6 +75,9 @@ pub struct SyncConfig {
     /// `TACCUINO_SYNC_COMPACT_AFTER_CHUNKS`, default 64: a document stored in more chunks is
     /// compacted into one snapshot.
     pub compact_after_chunks: usize,
+    /// `TACCUINO_SYNC_PROJECTION_WORKERS`, default 1 on SQLite (one writer) and 4 on
+    /// PostgreSQL: batches of diaries projected at once.
+    pub projection_workers: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -128,10 +131,12 @@ impl Config {
             _ => return Err(ConfigError::WeakJwtSecret),
         };
         let public_url = lookup("TACCUINO_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
+        let database_url = lookup("DATABASE_URL")
+            .unwrap_or_else(|| "sqlite://data/taccuino.db?mode=rwc".to_owned());
+        let sqlite = database_url.starts_with("sqlite:");
         Ok(Self {
             bind,
-            database_url: lookup("DATABASE_URL")
-                .unwrap_or_else(|| "sqlite://data/taccuino.db?mode=rwc".to_owned()),
+            database_url,
             demo,
             jwt_secret,
             access_token_ttl: Duration::from_secs(parse(
@@ -165,6 +170,11 @@ impl Config {
                     &lookup,
                     "TACCUINO_SYNC_COMPACT_AFTER_CHUNKS",
                     64,
+                )?,
+                projection_workers: positive_usize(
+                    &lookup,
+                    "TACCUINO_SYNC_PROJECTION_WORKERS",
+                    if sqlite { 1 } else { 4 },
                 )?,
             },
         })

@@ -97,6 +97,11 @@ impl ServerProcess {
         }
     }
 
+    /// Everything the server has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// Kills the server with SIGKILL (`Child::kill` on Unix) and reaps it. Whatever it had
     /// not written to the database is lost, as in a power cut.
     pub fn kill(&mut self) {

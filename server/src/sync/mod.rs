@@ -75,7 +75,13 @@ impl SyncService {
         for id in registry::behind_projection(&db).await? {
             let _ = changed_tx.send(id);
         }
-        projector::spawn(db.clone(), hub.clone(), changed_tx, changed_rx);
+        projector::spawn(
+            db.clone(),
+            hub.clone(),
+            config.projection_workers,
+            changed_tx,
+            changed_rx,
+        );
         let evicting = hub.clone();
         let idle = config.idle_document;
         tokio::spawn(async move {

@@ -10,6 +10,7 @@ use chrono::Utc;
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use taccuino_sync::{DocumentKind, protocol::DocumentId, schema::DiaryView};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use super::error::SyncError;
@@ -25,34 +26,75 @@ const BATCH: usize = 256;
 /// Wait before retrying a diary whose projection failed.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 
-/// Starts the projector on the current runtime.
+/// Starts the projector on the current runtime, running up to `workers` batches at once (on
+/// PostgreSQL each batch has its own connection; SQLite has one writer, so one). A diary is
+/// never in two batches at once: a later change of a diary being projected waits for that
+/// batch, so batches cannot write an older state over a newer one.
 pub fn spawn(
     db: DatabaseConnection,
     hub: Hub,
+    workers: usize,
     retry: mpsc::UnboundedSender<DocumentId>,
     mut changed: mpsc::UnboundedReceiver<DocumentId>,
 ) {
+    let workers = workers.max(1);
     tokio::spawn(async move {
-        while let Some(first) = changed.recv().await {
-            let mut ids = HashSet::from([first]);
-            while ids.len() < BATCH {
-                match changed.try_recv() {
-                    Ok(id) => {
-                        ids.insert(id);
+        let mut pending: HashSet<DocumentId> = HashSet::new();
+        let mut in_flight: HashSet<DocumentId> = HashSet::new();
+        let mut running: JoinSet<(Vec<DocumentId>, Vec<DocumentId>)> = JoinSet::new();
+        loop {
+            tokio::select! {
+                received = changed.recv() => {
+                    let Some(id) = received else { break };
+                    pending.insert(id);
+                    while let Ok(id) = changed.try_recv() {
+                        pending.insert(id);
                     }
-                    Err(_) => break,
+                }
+                Some(done) = running.join_next(), if !running.is_empty() => {
+                    if let Ok((batch, failed)) = done {
+                        for id in &batch {
+                            in_flight.remove(id);
+                        }
+                        retry_later(&retry, failed);
+                    }
                 }
             }
-            let failed = project(&db, &hub, ids).await;
-            if !failed.is_empty() {
-                let retry = retry.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(RETRY_AFTER).await;
-                    for id in failed {
-                        let _ = retry.send(id);
-                    }
+            let ready = pending.iter().filter(|id| !in_flight.contains(id)).count();
+            let share = ready.div_ceil(workers).clamp(1, BATCH);
+            while running.len() < workers {
+                let batch: Vec<DocumentId> = pending
+                    .iter()
+                    .filter(|id| !in_flight.contains(id))
+                    .take(share)
+                    .copied()
+                    .collect();
+                if batch.is_empty() {
+                    break;
+                }
+                for id in &batch {
+                    pending.remove(id);
+                    in_flight.insert(*id);
+                }
+                let (db, hub) = (db.clone(), hub.clone());
+                running.spawn(async move {
+                    let failed = project(&db, &hub, batch.iter().copied().collect()).await;
+                    (batch, failed)
                 });
             }
+        }
+    });
+}
+
+fn retry_later(retry: &mpsc::UnboundedSender<DocumentId>, failed: Vec<DocumentId>) {
+    if failed.is_empty() {
+        return;
+    }
+    let retry = retry.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(RETRY_AFTER).await;
+        for id in failed {
+            let _ = retry.send(id);
         }
     });
 }

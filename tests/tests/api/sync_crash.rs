@@ -49,6 +49,7 @@ macro_rules! crash_story {
 crash_story!(an_acknowledged_record_survives_a_crash);
 crash_story!(an_upload_cut_by_a_crash_arrives_exactly_once);
 crash_story!(an_upload_stored_but_not_acknowledged_arrives_exactly_once);
+crash_story!(tickets_and_tokens_never_reach_the_log);
 
 /// A device writes a visit and syncs until the server announces heads equal to its own: the
 /// server acknowledged it. The server is killed at once. After the restart the visit is in the
@@ -320,4 +321,39 @@ async fn register_ids(operator: &Session) -> Vec<Uuid> {
                 .unwrap_or_else(|| panic!("a service record without a UUID id: {r}"))
         })
         .collect()
+}
+
+/// The server's log is read by operations staff: a ticket or a token in it would let them sync
+/// as someone else (DESIGN.md §5b).
+async fn tickets_and_tokens_never_reach_the_log(backend: Backend) {
+    let server = ServerProcess::start(backend, &[]).await;
+    let operator = server.login(demo::OPERATOR).await;
+    let diary = operator_diary(&operator).await;
+    let phone = Device::register(&operator, "Telefono").await;
+    let ticket = phone.ticket(&operator).await;
+    let secret = ticket.ticket.clone();
+    let mut conn = phone
+        .connect(&server, ticket.clone())
+        .await
+        .expect("the ticket opens a connection");
+    assert!(
+        conn.sync(&[diary], LIMIT)
+            .await
+            .expect("sync")
+            .is_synced(diary)
+    );
+    conn.close().await;
+    let reused = phone.connect(&server, ticket).await;
+    assert_eq!(reused.err().and_then(|e| e.status()), Some(401));
+
+    let log = server.log();
+    assert!(
+        log.contains("uri=/api/v1/sync "),
+        "the connections are logged, without their query"
+    );
+    assert!(!log.contains(&secret), "a ticket reached the log");
+    assert!(
+        !log.contains(&operator.token),
+        "an access token reached the log"
+    );
 }
