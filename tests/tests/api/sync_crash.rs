@@ -326,7 +326,8 @@ async fn register_ids(operator: &Session) -> Vec<Uuid> {
 /// The server's log is read by operations staff: a ticket or a token in it would let them sync
 /// as someone else (DESIGN.md §5b).
 async fn tickets_and_tokens_never_reach_the_log(backend: Backend) {
-    let server = ServerProcess::start(backend, &[]).await;
+    // With the access log on, as in production.
+    let server = ServerProcess::start(backend, &[("RUST_LOG", "info")]).await;
     let operator = server.login(demo::OPERATOR).await;
     let diary = operator_diary(&operator).await;
     let phone = Device::register(&operator, "Telefono").await;
