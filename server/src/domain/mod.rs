@@ -29,6 +29,7 @@ pub mod document_access;
 pub mod period;
 pub mod record_content;
 pub mod roles;
+pub mod rules;
 pub mod service_record;
 pub mod tax_code;
 pub mod values;
