@@ -4,7 +4,9 @@
 //! database.
 //!
 //! - [`record`]: the rules that need only the record and its plan.
+//! - [`neighbours`]: the rules that compare a record with records near it in time.
 
+pub mod neighbours;
 pub mod record;
 
 use serde::Serialize;
@@ -44,6 +46,12 @@ wire_enum!(
         FarFromAddress => "far_from_address",
         /// A missed visit without a reason.
         MissedWithoutReason => "missed_without_reason",
+        /// The same operator is recorded in two places at once.
+        OperatorOverlap => "operator_overlap",
+        /// The same service for the same beneficiary by two operators at once.
+        BeneficiaryOverlap => "beneficiary_overlap",
+        /// Probably the same visit recorded twice.
+        LikelyDuplicate => "likely_duplicate",
     }
 );
 
@@ -60,6 +68,8 @@ pub struct Finding {
     pub message_en: String,
     /// The measured value and the limit it crossed, when the rule measures something.
     pub measured: Option<Measure>,
+    /// The other record involved (an overlap, the probable original of a duplicate).
+    pub related_record: Option<uuid::Uuid>,
 }
 
 /// A measured value against its limit.
@@ -107,6 +117,9 @@ pub struct RuleSettings {
     pub late_after_days: u32,
     /// Farthest plausible distance from the beneficiary's address, in metres.
     pub max_distance_m: f64,
+    /// Two records of the same service by the same operator starting this close are likely
+    /// one visit recorded twice, in minutes.
+    pub duplicate_window_minutes: u32,
 }
 
 impl Default for RuleSettings {
@@ -126,6 +139,9 @@ impl Default for RuleSettings {
                 (RecordedLate, RuleSetting::on(Warning)),
                 (FarFromAddress, RuleSetting::on(Warning)),
                 (MissedWithoutReason, RuleSetting::on(Warning)),
+                (OperatorOverlap, RuleSetting::on(Blocking)),
+                (BeneficiaryOverlap, RuleSetting::on(Warning)),
+                (LikelyDuplicate, RuleSetting::on(Blocking)),
             ],
             min_visit_minutes: 5,
             max_visit_minutes: 12 * 60,
@@ -133,6 +149,7 @@ impl Default for RuleSettings {
             // Field devices often sync after a weekend or a dead zone: three days is normal.
             late_after_days: 5,
             max_distance_m: 500.0,
+            duplicate_window_minutes: 15,
         }
     }
 }

@@ -64,6 +64,7 @@ pub fn check(
                 message_it: it,
                 message_en: en,
                 measured,
+                related_record: None,
             });
         }
     };
