@@ -2,6 +2,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::helpers::{fk, index, t};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -41,19 +43,6 @@ const TABLE_NAMES: [&str; 12] = [
     "service_records",
     "audit_events",
 ];
-
-fn t(name: &str) -> Alias {
-    Alias::new(name)
-}
-
-fn fk(from: &str, column: &str, to: &str) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(format!("fk_{from}_{column}"))
-        .from(t(from), t(column))
-        .to(t(to), t("id"))
-        .on_delete(ForeignKeyAction::Restrict)
-        .to_owned()
-}
 
 /// Columns every mutable resource carries: optimistic-concurrency version and timestamps.
 fn lifecycle(table: &mut TableCreateStatement) -> &mut TableCreateStatement {
@@ -257,17 +246,6 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(string_len_null(t("client_ip"), 64))
             .to_owned(),
     ]
-}
-
-fn index(table: &str, columns: &[&str]) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index
-        .name(format!("ix_{table}_{}", columns.join("_")))
-        .table(t(table));
-    for column in columns {
-        index.col(t(column));
-    }
-    index.to_owned()
 }
 
 fn indexes() -> Vec<IndexCreateStatement> {

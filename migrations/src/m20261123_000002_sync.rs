@@ -3,6 +3,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::helpers::{fk, index, t};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -35,19 +37,6 @@ const TABLE_NAMES: [&str; 5] = [
     "sync_documents",
     "sync_chunks",
 ];
-
-fn t(name: &str) -> Alias {
-    Alias::new(name)
-}
-
-fn fk(from: &str, column: &str, to: &str) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(format!("fk_{from}_{column}"))
-        .from(t(from), t(column))
-        .to(t(to), t("id"))
-        .on_delete(ForeignKeyAction::Restrict)
-        .to_owned()
-}
 
 fn tables() -> Vec<TableCreateStatement> {
     vec![
@@ -107,17 +96,6 @@ fn tables() -> Vec<TableCreateStatement> {
             .foreign_key(&mut fk("sync_chunks", "document_id", "sync_documents"))
             .to_owned(),
     ]
-}
-
-fn index(table: &str, columns: &[&str]) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index
-        .name(format!("ix_{table}_{}", columns.join("_")))
-        .table(t(table));
-    for column in columns {
-        index.col(t(column));
-    }
-    index.to_owned()
 }
 
 fn indexes() -> Vec<IndexCreateStatement> {

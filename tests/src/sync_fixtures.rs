@@ -2,11 +2,13 @@
 //! a visit as the app records it.
 
 use chrono::{Days, Utc};
+use std::time::Duration;
 use taccuino_sync::{
     DocumentKind,
     protocol::{Access, DocumentId},
     schema::RecordFields,
 };
+
 use uuid::Uuid;
 
 use crate::{Session, device::my_documents};
@@ -54,5 +56,41 @@ pub fn visit(service_type_id: Uuid, days_ago: u64) -> RecordFields {
         missed: false,
         missed_reason: None,
         recorded_at: at(10, 31),
+    }
+}
+
+/// Waits until the register (REST) shows record `id` in a state `accept` likes; returns it.
+pub async fn register_shows(
+    session: &Session,
+    id: Uuid,
+    accept: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let reply = session.get(&format!("/service-records/{id}")).await;
+        if reply.status == 200 && accept(&reply.body) {
+            return reply.body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "record {id} never reached the expected state: {reply}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the register no longer has record `id`.
+pub async fn register_lacks(session: &Session, id: Uuid) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let reply = session.get(&format!("/service-records/{id}")).await;
+        if reply.status == 404 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "record {id} is still in the register: {reply}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

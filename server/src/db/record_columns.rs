@@ -4,7 +4,10 @@ use sea_orm::Set;
 
 use crate::{
     db::entities::service_record,
-    domain::{record_content::Content, service_record::MissedReason},
+    domain::{
+        record_content::Content,
+        service_record::{MissedReason, ServiceUnit},
+    },
 };
 
 /// Reading and writing a record's content in its row.
@@ -45,4 +48,28 @@ impl RecordColumns for Content {
         changes.missed = Set(self.missed);
         changes.missed_reason = Set(self.missed_reason.map(|r| r.as_str().to_owned()));
     }
+}
+
+/// The content a row states. The row keeps only the resulting quantity: it was explicit when
+/// it differs from the one the record's own values give.
+pub fn content_of_row(row: &service_record::Model, unit: ServiceUnit) -> Content {
+    let mut content = Content {
+        service_type_id: row.service_type_id,
+        started_at: row.started_at,
+        ended_at: row.ended_at,
+        quantity_milli: None,
+        km_milli: row.km_milli,
+        origin: row.origin.clone(),
+        destination: row.destination.clone(),
+        latitude: row.latitude,
+        longitude: row.longitude,
+        notes: row.notes.clone(),
+        missed: row.missed,
+        missed_reason: row.missed_reason.as_deref().and_then(MissedReason::parse),
+    };
+    let derived = content.check(unit, &mut Vec::new());
+    if derived != Some(row.quantity_milli) {
+        content.quantity_milli = Some(row.quantity_milli);
+    }
+    content
 }

@@ -1,7 +1,7 @@
 //! The provider-editable content of a service record and its check, shared by the REST
 //! handlers and the sync projection (a diary record becomes the same content).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
 use super::{
@@ -53,4 +53,10 @@ impl Content {
         };
         check_record(&draft).map_err(|e| errors.extend(e)).ok()
     }
+}
+
+/// Timestamps are stored with microseconds (PostgreSQL's precision), so that a record read
+/// back, or a retried create, compares equal to what was stored.
+pub fn instant(value: DateTime<Utc>) -> DateTime<Utc> {
+    value.trunc_subsecs(6)
 }

@@ -22,10 +22,8 @@ use super::writes::plan_fields;
 use crate::db::entities::{
     care_plan, care_plan_operator, service_record, service_type, sync_document,
 };
-use crate::domain::{
-    record_content::Content,
-    service_record::{MissedReason, RecordStatus, ServiceUnit},
-};
+use crate::db::record_columns::content_of_row;
+use crate::domain::service_record::{RecordStatus, ServiceUnit};
 
 /// Documents created.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -142,28 +140,4 @@ pub async fn ensure_documents(db: &DatabaseConnection) -> Result<Backfilled, Syn
 
 fn reviewed(record: &service_record::Model) -> bool {
     RecordStatus::parse(&record.status).is_some_and(|s| s != RecordStatus::Recorded)
-}
-
-/// The content a row states. The row keeps only the resulting quantity: it was explicit when
-/// it differs from the one the record's own values give.
-pub fn content_of_row(row: &service_record::Model, unit: ServiceUnit) -> Content {
-    let mut content = Content {
-        service_type_id: row.service_type_id,
-        started_at: row.started_at,
-        ended_at: row.ended_at,
-        quantity_milli: None,
-        km_milli: row.km_milli,
-        origin: row.origin.clone(),
-        destination: row.destination.clone(),
-        latitude: row.latitude,
-        longitude: row.longitude,
-        notes: row.notes.clone(),
-        missed: row.missed,
-        missed_reason: row.missed_reason.as_deref().and_then(MissedReason::parse),
-    };
-    let derived = content.check(unit, &mut Vec::new());
-    if derived != Some(row.quantity_milli) {
-        content.quantity_milli = Some(row.quantity_milli);
-    }
-    content
 }

@@ -1,12 +1,12 @@
 //! A diary record and a service record's [`Content`] are the same facts in two shapes: the
 //! projection reads one from the other, and REST writes go the other way.
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use taccuino_sync::schema::{MissedReason as DiaryMissedReason, Position, RecordFields};
 
 use crate::domain::{
     FieldError,
-    record_content::{Content, NOTE_MAX, PLACE_MAX},
+    record_content::{Content, NOTE_MAX, PLACE_MAX, instant},
     service_record::MissedReason,
     values::{MILLI, to_milli},
 };
@@ -71,12 +71,6 @@ pub fn fields_of(content: &Content, recorded_at: DateTime<Utc>) -> RecordFields 
             .and_then(|r| DiaryMissedReason::from_code(r.as_str())),
         recorded_at,
     }
-}
-
-/// Timestamps are stored with microseconds (PostgreSQL's precision), so that a record read
-/// back compares equal to what was stored.
-fn instant(value: DateTime<Utc>) -> DateTime<Utc> {
-    value.trunc_subsecs(6)
 }
 
 #[cfg(test)]

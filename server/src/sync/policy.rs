@@ -27,7 +27,7 @@ pub async fn decide(
     let Some(entry) = entry else {
         return Ok(Access::Denied);
     };
-    Ok(decide_many(db, caller, &[entry])
+    Ok(decide_all(db, caller, &[entry])
         .await?
         .first()
         .map_or(Access::Denied, |(_, access)| *access))
@@ -63,14 +63,15 @@ pub async fn accessible(
         _ => return Ok(Vec::new()),
     };
     let entries = registry::of_plans(db, plans).await?;
-    Ok(decide_many(db, caller, &entries)
+    Ok(decide_all(db, caller, &entries)
         .await?
         .into_iter()
         .filter(|(_, access)| *access != Access::Denied)
         .collect())
 }
 
-async fn decide_many(
+/// What `caller` may do with each of `entries`, with two queries in all.
+pub async fn decide_all(
     db: &impl ConnectionTrait,
     caller: &Caller,
     entries: &[DocumentEntry],

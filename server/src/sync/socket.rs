@@ -221,24 +221,31 @@ impl Task {
                     .collect();
                 // Decided here, not in a spawned task, so that no frame of this client is
                 // handled under the old authority once the change is known.
-                let mut outputs = Vec::new();
+                let db = &self.service.db;
+                let mut entries = Vec::new();
                 for document_id in documents {
-                    let db = &self.service.db;
-                    let entry = self
+                    if let Some(entry) = self
                         .service
                         .entries
                         .find(db, document_id)
                         .await
-                        .map_err(|_| "storage error, retry later")?;
-                    let access = policy::decide(db, &self.peer.caller, entry)
-                        .await
-                        .map_err(|_| "storage error, retry later")?;
-                    outputs.extend(self.conn.handle(Event::AccessDecided {
-                        document_id,
-                        access,
-                    }));
+                        .map_err(|_| "storage error, retry later")?
+                    {
+                        entries.push(entry);
+                    }
                 }
-                outputs
+                let decided = policy::decide_all(db, &self.peer.caller, &entries)
+                    .await
+                    .map_err(|_| "storage error, retry later")?;
+                decided
+                    .into_iter()
+                    .flat_map(|(entry, access)| {
+                        self.conn.handle(Event::AccessDecided {
+                            document_id: entry.id,
+                            access,
+                        })
+                    })
+                    .collect()
             }
             ConnectionEvent::Close(why) => return Err(why),
         })

@@ -36,27 +36,12 @@ pub async fn load(
     db: &impl ConnectionTrait,
     id: Uuid,
 ) -> Result<Option<StoredDocument>, SyncError> {
-    let chunks: Vec<(i64, Vec<u8>)> = sync_chunk::Entity::find()
-        .select_only()
-        .column(sync_chunk::Column::Id)
-        .column(sync_chunk::Column::Data)
-        .filter(sync_chunk::Column::DocumentId.eq(id))
-        .order_by_asc(sync_chunk::Column::Id)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let Some(&(last_chunk, _)) = chunks.last() else {
-        return Ok(None);
-    };
-    let count = chunks.len();
-    let bytes: Vec<u8> = chunks.into_iter().flat_map(|(_, data)| data).collect();
-    let doc = taccuino_sync::schema::load_document(&bytes)
-        .map_err(|e| SyncError::Corrupt(id, e.to_string()))?;
-    Ok(Some(StoredDocument {
-        doc,
-        chunks: count,
-        last_chunk,
-    }))
+    load_many(db, &[id])
+        .await?
+        .into_iter()
+        .next()
+        .map(|(_, loaded)| loaded)
+        .transpose()
 }
 
 /// Loads several documents with one query; documents without chunks are absent from the

@@ -8,7 +8,10 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 use taccuino_sync::DocumentKind;
-use taccuino_tests::{DEMO_PASSWORD, TestApp, demo, device::my_documents, fixtures::Demo, story};
+use taccuino_tests::{
+    DEMO_PASSWORD, TestApp, demo, device::my_documents, fixtures::Demo, story,
+    sync_fixtures::register_shows,
+};
 use uuid::Uuid;
 
 fn repo_root() -> PathBuf {
@@ -95,23 +98,16 @@ story!(
         // The server projected it: the social worker sees it and validates it.
         let worker = app.login(demo::SOCIAL_WORKER).await;
         let path = format!("/service-records/{record}");
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-        let row = loop {
-            let reply = worker.get(&path).await;
-            if reply.status == 200 {
-                break reply;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "never projected: {reply}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        };
-        assert_eq!(row.body["notes"], "Passeggiata al parco");
-        assert_eq!(row.body["quantity"], 1.0);
-        assert_eq!(row.body["operator_id"], demo.operator_id.as_str());
+        let row = register_shows(&worker, record, |_| true).await;
+        assert_eq!(row["notes"], "Passeggiata al parco");
+        assert_eq!(row["quantity"], 1.0);
+        assert_eq!(row["operator_id"], demo.operator_id.as_str());
         worker
-            .post_if_match(&format!("{path}/validate"), json!({}), &row.etag())
+            .post_if_match(
+                &format!("{path}/validate"),
+                json!({}),
+                &worker.get(&path).await.etag(),
+            )
             .await
             .expect(200);
 

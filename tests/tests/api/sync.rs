@@ -15,6 +15,7 @@ use taccuino_tests::{
     device::{Device, DocOutcome, ListedDocument, my_documents},
     fixtures::Demo,
     story,
+    sync_fixtures::{register_lacks, register_shows},
 };
 use uuid::Uuid;
 
@@ -61,41 +62,6 @@ async fn operator_documents(operator: &Session, demo: &Demo) -> (DocumentId, Doc
     assert_eq!(diary[0].access, Access::ReadWrite);
     assert_eq!(plan_doc[0].access, Access::ReadOnly);
     (diary[0].document_id, plan_doc[0].document_id)
-}
-
-/// Waits until the register (REST) shows record `id` in a state `accept` likes; returns it.
-async fn register_shows(
-    session: &Session,
-    id: Uuid,
-    accept: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let reply = session.get(&format!("/service-records/{id}")).await;
-        if reply.status == 200 && accept(&reply.body) {
-            return reply.body;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "record {id} never reached the expected state: {reply}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn register_lacks(session: &Session, id: Uuid) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let reply = session.get(&format!("/service-records/{id}")).await;
-        if reply.status == 404 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "record {id} is still in the register: {reply}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Connects, syncs `documents`, disconnects; asserts every one synced.

@@ -1,7 +1,6 @@
 //! Checks of a record's inputs and of the caller's rights: content rules, quantities, service
 //! types and operators.
 
-use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -19,7 +18,7 @@ use crate::{
 
 pub(super) use crate::domain::record_content::{NOTE_MAX, PLACE_MAX};
 
-pub(super) use crate::domain::record_content::Content;
+pub(super) use crate::domain::record_content::{Content, instant};
 
 /// Thousandths of a wire quantity; non-finite or huge values are a field error.
 pub(super) fn milli(field: &str, value: Option<f64>, errors: &mut Vec<FieldError>) -> Option<i64> {
@@ -32,12 +31,6 @@ pub(super) fn milli(field: &str, value: Option<f64>, errors: &mut Vec<FieldError
         ));
     }
     milli
-}
-
-/// Timestamps are stored with microseconds (PostgreSQL's precision), so that a retried create
-/// compares equal to what was stored.
-pub(super) fn instant(value: DateTime<Utc>) -> DateTime<Utc> {
-    value.trunc_subsecs(6)
 }
 
 pub(super) fn authorize(ctx: &Ctx, resource: Resource, action: Action) -> Result<(), ApiError> {

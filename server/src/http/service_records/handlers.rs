@@ -22,14 +22,14 @@ use crate::{
     db::{
         self, audit,
         entities::{care_plan, service_record, service_type},
-        record_columns::RecordColumns,
+        record_columns::{RecordColumns, content_of_row},
         scope,
     },
     domain::{
         access::{self, Action, Resource},
         care_plan::PlanStatus,
         roles::Role,
-        service_record::{MissedReason, RecordSource, RecordStatus, status_after_edit},
+        service_record::{RecordSource, RecordStatus, status_after_edit},
     },
     error::{ApiError, FieldError, Problem},
     http::{ApiJson, IfMatch, Page, created, extract::ApiQuery, sort_by, text},
@@ -329,30 +329,8 @@ pub(super) async fn update_service_record(
         .ok_or_else(|| anyhow::anyhow!("service type of record {} missing", record.id))?;
 
     let mut errors = Vec::new();
-    let old = Content {
-        service_type_id: record.service_type_id,
-        started_at: record.started_at,
-        ended_at: record.ended_at,
-        quantity_milli: None,
-        km_milli: record.km_milli,
-        origin: record.origin.clone(),
-        destination: record.destination.clone(),
-        latitude: record.latitude,
-        longitude: record.longitude,
-        notes: record.notes.clone(),
-        missed: record.missed,
-        missed_reason: record
-            .missed_reason
-            .as_deref()
-            .and_then(MissedReason::parse),
-    };
-    // The table keeps only the resulting quantity: it was explicit when it differs from the
-    // one the record's own values give.
-    let derived = old.check(unit_of(&stored_type)?, &mut Vec::new());
-    let explicit = (derived != Some(record.quantity_milli)).then_some(record.quantity_milli);
-
+    let old = content_of_row(&record, unit_of(&stored_type)?);
     let mut new = old.clone();
-    new.quantity_milli = explicit;
     let mut kind = stored_type;
     if let Some(service_type_id) = input
         .service_type_id
