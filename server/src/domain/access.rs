@@ -23,8 +23,13 @@ pub enum Resource {
     Devices,
     /// Syncing documents (tickets, the WebSocket, the list of one's documents).
     Sync,
-    /// Validating, rejecting or asking clarification about a service record.
+    /// The review queue, and validating, rejecting or asking clarification about a record.
     Reviews,
+    /// A municipality's configuration of the automatic checks (rules and thresholds).
+    RuleSettings,
+    /// Monthly statements (rendicontazione): drafted and submitted by the provider, approved by
+    /// the municipality.
+    Statements,
     AuditEvents,
 }
 
@@ -73,8 +78,22 @@ pub fn allows(caller: &Caller, resource: Resource, action: Action) -> bool {
         }
         // The field roles sync; everyone else works through REST (DESIGN.md §5).
         (Resource::Sync, _) => person && matches!(caller.role, ProviderCoordinator | FieldOperator),
-        (Resource::Reviews, Read) => false,
-        (Resource::Reviews, Write) => caller.role == SocialWorker && person,
+        (Resource::Reviews, _) => caller.role == SocialWorker && person,
+        // Providers read the rules their records are checked against; the municipality's
+        // administrator sets them.
+        (Resource::RuleSettings, Read) => matches!(
+            caller.role,
+            Admin | SocialWorker | Administrative | ProviderCoordinator
+        ),
+        (Resource::RuleSettings, Write) => caller.role == Admin,
+        // Which transition each side may make is the statement module's decision.
+        (Resource::Statements, Read) => matches!(
+            caller.role,
+            Administrative | SocialWorker | ProviderCoordinator
+        ),
+        (Resource::Statements, Write) => {
+            matches!(caller.role, Administrative | ProviderCoordinator | SocialWorker)
+        }
     }
 }
 

@@ -25,6 +25,7 @@ macro_rules! wire_enum {
 pub mod access;
 pub mod beneficiary;
 pub mod care_plan;
+pub mod civil_time;
 pub mod document_access;
 pub mod period;
 pub mod record_content;

@@ -5,9 +5,15 @@
 //!
 //! - [`record`]: the rules that need only the record and its plan.
 //! - [`neighbours`]: the rules that compare a record with records near it in time.
+//! - [`allowance`]: the cumulative quantity of a planned service per week or month.
+//! - [`settings`]: a municipality's configuration of all of them.
 
+pub mod allowance;
 pub mod neighbours;
 pub mod record;
+pub mod settings;
+
+pub use settings::{RuleSetting, RuleSettings};
 
 use serde::Serialize;
 
@@ -30,6 +36,10 @@ wire_enum!(
         PlanNotActive => "plan_not_active",
         /// The service type is not planned.
         ServiceNotInPlan => "service_not_in_plan",
+        /// The operator was not authorized on the plan when the visit took place.
+        OperatorNotAuthorized => "operator_not_authorized",
+        /// The week's or month's cumulative quantity passes the planned allowance.
+        OverAllowance => "over_allowance",
         /// The visit starts in the future.
         StartInFuture => "start_in_future",
         /// Shorter or longer than a visit plausibly lasts.
@@ -70,6 +80,10 @@ pub struct Finding {
     pub measured: Option<Measure>,
     /// The other record involved (an overlap, the probable original of a duplicate).
     pub related_record: Option<uuid::Uuid>,
+    /// The planned service whose allowance was passed.
+    pub planned_service: Option<uuid::Uuid>,
+    /// The allowance period (`2026-W47`, `2026-11`).
+    pub period: Option<String>,
 }
 
 /// A measured value against its limit.
@@ -83,84 +97,3 @@ pub struct Measure {
     pub unit: &'static str,
 }
 
-/// One rule's settings.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RuleSetting {
-    /// Whether the rule runs.
-    pub enabled: bool,
-    /// The severity of its findings.
-    pub severity: Severity,
-}
-
-impl RuleSetting {
-    const fn on(severity: Severity) -> Self {
-        Self {
-            enabled: true,
-            severity,
-        }
-    }
-}
-
-/// A municipality's rule configuration: which rules run, how heavy they are, and their
-/// thresholds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RuleSettings {
-    /// Per rule.
-    pub rules: Vec<(RuleCode, RuleSetting)>,
-    /// Shortest plausible visit, in minutes.
-    pub min_visit_minutes: u32,
-    /// Longest plausible visit, in minutes (never more than a day).
-    pub max_visit_minutes: u32,
-    /// Fastest plausible average speed of a transport, km/h.
-    pub max_transport_kmh: f64,
-    /// A record received more than this many days after the visit is late.
-    pub late_after_days: u32,
-    /// Farthest plausible distance from the beneficiary's address, in metres.
-    pub max_distance_m: f64,
-    /// Two records of the same service by the same operator starting this close are likely
-    /// one visit recorded twice, in minutes.
-    pub duplicate_window_minutes: u32,
-}
-
-impl Default for RuleSettings {
-    fn default() -> Self {
-        use RuleCode::*;
-        use Severity::*;
-        Self {
-            rules: vec![
-                (OutsidePlanPeriod, RuleSetting::on(Blocking)),
-                (PlanNotActive, RuleSetting::on(Blocking)),
-                (ServiceNotInPlan, RuleSetting::on(Blocking)),
-                (StartInFuture, RuleSetting::on(Blocking)),
-                (ImplausibleDuration, RuleSetting::on(Warning)),
-                (VisitLeftOpen, RuleSetting::on(Blocking)),
-                (TransportIncomplete, RuleSetting::on(Warning)),
-                (ImplausibleKm, RuleSetting::on(Warning)),
-                (RecordedLate, RuleSetting::on(Warning)),
-                (FarFromAddress, RuleSetting::on(Warning)),
-                (MissedWithoutReason, RuleSetting::on(Warning)),
-                (OperatorOverlap, RuleSetting::on(Blocking)),
-                (BeneficiaryOverlap, RuleSetting::on(Warning)),
-                (LikelyDuplicate, RuleSetting::on(Blocking)),
-            ],
-            min_visit_minutes: 5,
-            max_visit_minutes: 12 * 60,
-            max_transport_kmh: 90.0,
-            // Field devices often sync after a weekend or a dead zone: three days is normal.
-            late_after_days: 5,
-            max_distance_m: 500.0,
-            duplicate_window_minutes: 15,
-        }
-    }
-}
-
-impl RuleSettings {
-    /// The setting of `code`; a rule missing from the list is off.
-    pub fn setting(&self, code: RuleCode) -> Option<RuleSetting> {
-        self.rules
-            .iter()
-            .find(|(c, _)| *c == code)
-            .map(|(_, s)| *s)
-            .filter(|s| s.enabled)
-    }
-}

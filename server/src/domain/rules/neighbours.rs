@@ -44,6 +44,8 @@ pub fn check(visit: &Visit, neighbours: &[Visit], settings: &RuleSettings) -> Ve
                 message_en: en.to_owned(),
                 measured: None,
                 related_record: Some(other),
+                planned_service: None,
+                period: None,
             });
         }
     };

@@ -12,6 +12,7 @@ use crate::domain::{
 /// What the rules look at in a record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordFacts {
+    pub operator_id: Uuid,
     pub service_type_id: Uuid,
     pub unit: ServiceUnit,
     pub started_at: DateTime<Utc>,
@@ -37,10 +38,36 @@ pub struct PlannedWindow {
     pub valid_to: Option<NaiveDate>,
 }
 
+/// A stretch of time when the plan was suspended or closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interruption {
+    pub status: PlanStatus,
+    pub from: DateTime<Utc>,
+    /// `None`: still going on.
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Interruption {
+    fn covers(&self, at: DateTime<Utc>) -> bool {
+        self.from <= at && self.until.is_none_or(|until| at < until)
+    }
+}
+
 /// What the rules look at in the record's plan.
+///
+/// Agreeing a plan covers its whole period, also days before the activation (a visit recorded
+/// offline the morning the plan was signed); what makes a plan inactive at a given time is a
+/// suspension or the closure, and a plan still in draft is inactive throughout. In the same
+/// way an operator is authorized for any visit before their removal from the plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanFacts {
     pub status: PlanStatus,
+    /// Suspensions and the closure, from the plan's status history.
+    pub interruptions: Vec<Interruption>,
+    /// The operators authorized now.
+    pub operators: Vec<Uuid>,
+    /// Operators removed from the plan, and when.
+    pub removed_operators: Vec<(Uuid, DateTime<Utc>)>,
     pub valid_from: NaiveDate,
     pub valid_to: NaiveDate,
     pub planned: Vec<PlannedWindow>,
@@ -65,6 +92,8 @@ pub fn check(
                 message_en: en,
                 measured,
                 related_record: None,
+                planned_service: None,
+                period: None,
             });
         }
     };
@@ -90,12 +119,25 @@ pub fn check(
             None,
         );
     }
-    if plan.status != PlanStatus::Active {
-        let status = plan.status.as_str();
+    let inactive = if plan.status == PlanStatus::Draft {
+        Some(PlanStatus::Draft)
+    } else {
+        plan.interruptions
+            .iter()
+            .find(|i| i.covers(record.started_at))
+            .map(|i| i.status)
+    };
+    if let Some(status) = inactive {
+        let (it, en) = match status {
+            PlanStatus::Draft => ("in bozza", "a draft"),
+            PlanStatus::Suspended => ("sospeso", "suspended"),
+            PlanStatus::Closed => ("chiuso", "closed"),
+            PlanStatus::Active => ("attivo", "active"),
+        };
         report(
             RuleCode::PlanNotActive,
-            format!("Il progetto non è attivo (stato: {status})."),
-            format!("The care plan is not active (status: {status})."),
+            format!("Al momento della prestazione il progetto era {it}."),
+            format!("When the service was delivered the care plan was {en}."),
             None,
         );
     }
@@ -104,6 +146,23 @@ pub fn check(
             RuleCode::ServiceNotInPlan,
             "Il tipo di prestazione non è previsto dal progetto.".to_owned(),
             "The service type is not part of the care plan.".to_owned(),
+            None,
+        );
+    }
+    let authorized = plan.operators.contains(&record.operator_id)
+        || plan
+            .removed_operators
+            .iter()
+            .any(|&(operator, removed_at)| {
+                operator == record.operator_id && record.started_at < removed_at
+            });
+    if !authorized {
+        report(
+            RuleCode::OperatorNotAuthorized,
+            "L'operatore non era autorizzato sul progetto al momento della prestazione."
+                .to_owned(),
+            "The operator was not authorized on the care plan when the service was delivered."
+                .to_owned(),
             None,
         );
     }
@@ -229,6 +288,8 @@ mod tests {
     const SAD: Uuid = Uuid::from_u128(1);
     const TRANSPORT: Uuid = Uuid::from_u128(2);
     const MELEGNANO: (f64, f64) = (45.3585, 9.3232);
+    const ANNA: Uuid = Uuid::from_u128(10);
+    const BRUNO: Uuid = Uuid::from_u128(11);
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().expect("an instant")
@@ -237,6 +298,9 @@ mod tests {
     fn plan() -> PlanFacts {
         PlanFacts {
             status: PlanStatus::Active,
+            interruptions: vec![],
+            operators: vec![ANNA],
+            removed_operators: vec![(BRUNO, at("2026-11-01T00:00:00Z"))],
             valid_from: NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
             valid_to: NaiveDate::from_ymd_opt(2026, 12, 31).expect("date"),
             planned: vec![
@@ -258,6 +322,7 @@ mod tests {
     /// A clean hour and a half of home care on 20 November, synced the same evening.
     fn visit() -> RecordFacts {
         RecordFacts {
+            operator_id: ANNA,
             service_type_id: SAD,
             unit: ServiceUnit::Hour,
             started_at: at("2026-11-20T08:00:00Z"),
@@ -318,9 +383,74 @@ mod tests {
                 vec![RuleCode::OutsidePlanPeriod],
             ),
             (
-                "suspended plan",
-                |_, p| p.status = PlanStatus::Suspended,
+                "during a suspension",
+                |_, p| {
+                    p.status = PlanStatus::Suspended;
+                    p.interruptions.push(Interruption {
+                        status: PlanStatus::Suspended,
+                        from: at("2026-11-18T10:00:00Z"),
+                        until: None,
+                    });
+                },
                 vec![RuleCode::PlanNotActive],
+            ),
+            (
+                "after a suspension ended",
+                |_, p| {
+                    p.interruptions.push(Interruption {
+                        status: PlanStatus::Suspended,
+                        from: at("2026-11-10T10:00:00Z"),
+                        until: Some(at("2026-11-20T07:00:00Z")),
+                    });
+                },
+                vec![],
+            ),
+            (
+                "before the plan was suspended",
+                |_, p| {
+                    p.status = PlanStatus::Suspended;
+                    p.interruptions.push(Interruption {
+                        status: PlanStatus::Suspended,
+                        from: at("2026-11-21T10:00:00Z"),
+                        until: None,
+                    });
+                },
+                vec![],
+            ),
+            (
+                "after the plan was closed",
+                |_, p| {
+                    p.status = PlanStatus::Closed;
+                    p.interruptions.push(Interruption {
+                        status: PlanStatus::Closed,
+                        from: at("2026-11-19T10:00:00Z"),
+                        until: None,
+                    });
+                },
+                vec![RuleCode::PlanNotActive],
+            ),
+            (
+                "on a plan still in draft",
+                |_, p| p.status = PlanStatus::Draft,
+                vec![RuleCode::PlanNotActive],
+            ),
+            (
+                "by an operator never on the plan",
+                |r, _| r.operator_id = Uuid::from_u128(12),
+                vec![RuleCode::OperatorNotAuthorized],
+            ),
+            (
+                "by an operator removed before the visit",
+                |r, _| r.operator_id = BRUNO,
+                vec![RuleCode::OperatorNotAuthorized],
+            ),
+            (
+                "by an operator removed after the visit",
+                |r, p| {
+                    r.operator_id = BRUNO;
+                    p.removed_operators = vec![(BRUNO, at("2026-11-21T00:00:00Z"))];
+                },
+                vec![],
             ),
             (
                 "service not planned",
