@@ -9,6 +9,9 @@ pub use sea_orm_migration::prelude::*;
 mod helpers;
 mod m20261123_000001_foundation;
 mod m20261123_000002_sync;
+mod m20261123_000003_findings;
+mod m20261123_000004_statements;
+mod m20261123_000005_mail_outbox;
 
 /// The ordered list of migrations; append, never edit one that has shipped.
 #[derive(Debug)]
@@ -20,6 +23,9 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261123_000002_sync::Migration),
+            Box::new(m20261123_000003_findings::Migration),
+            Box::new(m20261123_000004_statements::Migration),
+            Box::new(m20261123_000005_mail_outbox::Migration),
         ]
     }
 }

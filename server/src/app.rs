@@ -17,6 +17,7 @@ use crate::{
     config::Config,
     db, demo,
     http::{self, docs::PublishedDocument, observe::observe, problems, rate_limit::rate_limit},
+    mail::MailService,
     state::{AppState, Limits},
     sync::SyncService,
 };
@@ -26,6 +27,8 @@ pub struct Application {
     port: u16,
     db: DatabaseConnection,
     server: Server,
+    /// The mail worker and digest scheduler; they stop when the application is dropped.
+    _mail: MailService,
 }
 
 impl std::fmt::Debug for Application {
@@ -44,6 +47,8 @@ impl Application {
             tracing::info!("demo dataset loaded");
         }
         let sync = SyncService::start(db.clone(), config.sync.clone()).await?;
+        let config = Arc::new(config);
+        let mail = MailService::start(db.clone(), config.clone())?;
         let listener = TcpListener::bind(config.bind)?;
         let port = listener.local_addr()?.port();
         let state = AppState {
@@ -55,10 +60,15 @@ impl Application {
             ),
             limits: Arc::new(Limits::new(&config)),
             sync,
-            config: Arc::new(config),
+            config,
         };
         let server = serve(listener, state)?;
-        Ok(Self { port, db, server })
+        Ok(Self {
+            port,
+            db,
+            server,
+            _mail: mail,
+        })
     }
 
     /// The port the server listens on (useful with port 0).

@@ -2,8 +2,10 @@
 //!
 //! This is the one place configuration is read; the README's configuration table mirrors it.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use chrono::NaiveTime;
+use lettre::message::Mailbox;
 use thiserror::Error;
 
 /// The JWT secret used only in demo mode, where default secrets are acceptable by design.
@@ -53,6 +55,8 @@ pub struct Config {
     pub log_json: bool,
     /// The sync endpoint's settings.
     pub sync: SyncConfig,
+    /// Email notifications: transport, sender, digest time, retries (docs/mail.md).
+    pub mail: MailConfig,
 }
 
 /// Settings of the sync endpoint (`/api/v1/sync`).
@@ -80,6 +84,196 @@ pub struct SyncConfig {
     pub projection_workers: usize,
 }
 
+/// Email notifications (docs/mail.md).
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// `TACCUINO_MAIL_TRANSPORT`: `smtp`, `folder` or `off`. Default: `smtp` when
+    /// `TACCUINO_SMTP_HOST` is set, else `folder` in demo mode, else `off` (logged at start-up:
+    /// a production server never pretends to send mail into a folder nobody reads).
+    pub transport: MailTransport,
+    /// `TACCUINO_MAIL_FROM`, the sender (`Name <address>`); required with SMTP outside demo
+    /// mode, else `Taccuino <noreply@taccuino.invalid>`.
+    pub from: Mailbox,
+    /// `TACCUINO_MAIL_DIGEST_AT`, default `07:30`: Italian local time (Europe/Rome) of the
+    /// social workers' daily digest; `off` disables the scheduler (`taccuino send-digest` still
+    /// works, e.g. from cron).
+    pub digest_at: Option<NaiveTime>,
+    /// `TACCUINO_MAIL_RETRY_SECONDS`, default 30: the wait after a first failed delivery,
+    /// doubled after each further failure up to an hour.
+    pub retry_first: Duration,
+    /// `TACCUINO_MAIL_POLL_SECONDS`, default 10: how often the worker looks for due messages
+    /// besides being woken by new ones (retries and other instances' rows are found this way).
+    pub poll_interval: Duration,
+}
+
+/// Where messages go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailTransport {
+    /// An SMTP server.
+    Smtp(SmtpConfig),
+    /// `TACCUINO_MAIL_FOLDER`, default `data/mail`: one `.eml` file per message.
+    Folder(PathBuf),
+    /// No email at all: workflow steps enqueue nothing.
+    Off,
+}
+
+/// An SMTP submission server.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    /// `TACCUINO_SMTP_HOST`.
+    pub host: String,
+    /// `TACCUINO_SMTP_PORT`, default 587 with STARTTLS, 465 with TLS, 25 with none.
+    pub port: u16,
+    /// `TACCUINO_SMTP_SECURITY`: `starttls` (default), `tls` (implicit) or `none`.
+    pub security: SmtpSecurity,
+    /// `TACCUINO_SMTP_USERNAME` and `TACCUINO_SMTP_PASSWORD`: AUTH, when both are set.
+    pub credentials: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    // Written by hand so that the password never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field(
+                "credentials",
+                &self
+                    .credentials
+                    .as_ref()
+                    .map(|(user, _)| format!("{user}:<redacted>")),
+            )
+            .finish()
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS, which is required (submission, port 587).
+    StartTls,
+    /// TLS from the first byte (submissions, port 465).
+    Tls,
+    /// No encryption: only for a relay on the same host or the tests' loopback server.
+    None,
+}
+
+impl MailConfig {
+    fn from_lookup(
+        demo: bool,
+        lookup: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let invalid = |var: &'static str, reason: &str| ConfigError::Invalid {
+            var,
+            reason: reason.to_owned(),
+        };
+        let host = lookup("TACCUINO_SMTP_HOST").filter(|h| !h.trim().is_empty());
+        let kind = match lookup("TACCUINO_MAIL_TRANSPORT") {
+            Some(kind) => kind.trim().to_ascii_lowercase(),
+            None if host.is_some() => "smtp".to_owned(),
+            None if demo => "folder".to_owned(),
+            None => "off".to_owned(),
+        };
+        let transport = match kind.as_str() {
+            "smtp" => {
+                let host = host.ok_or_else(|| {
+                    invalid("TACCUINO_SMTP_HOST", "required with the smtp transport")
+                })?;
+                let security = match lookup("TACCUINO_SMTP_SECURITY").as_deref().map(str::trim) {
+                    None | Some("starttls") => SmtpSecurity::StartTls,
+                    Some("tls") => SmtpSecurity::Tls,
+                    Some("none") => SmtpSecurity::None,
+                    Some(_) => {
+                        return Err(invalid(
+                            "TACCUINO_SMTP_SECURITY",
+                            "expected starttls, tls or none",
+                        ));
+                    }
+                };
+                let default_port = match security {
+                    SmtpSecurity::StartTls => 587,
+                    SmtpSecurity::Tls => 465,
+                    SmtpSecurity::None => 25,
+                };
+                let credentials = match (
+                    lookup("TACCUINO_SMTP_USERNAME"),
+                    lookup("TACCUINO_SMTP_PASSWORD"),
+                ) {
+                    (None, None) => None,
+                    (Some(user), Some(password)) => Some((user, password)),
+                    (Some(_), None) => {
+                        return Err(invalid("TACCUINO_SMTP_PASSWORD", "missing"));
+                    }
+                    (None, Some(_)) => {
+                        return Err(invalid("TACCUINO_SMTP_USERNAME", "missing"));
+                    }
+                };
+                if credentials.is_some() && security == SmtpSecurity::None {
+                    // The password would cross the network in clear text.
+                    return Err(invalid(
+                        "TACCUINO_SMTP_SECURITY",
+                        "none cannot be used with a username and password",
+                    ));
+                }
+                MailTransport::Smtp(SmtpConfig {
+                    host: host.trim().to_owned(),
+                    port: parse(lookup, "TACCUINO_SMTP_PORT", Some(default_port))?,
+                    security,
+                    credentials,
+                })
+            }
+            "folder" => MailTransport::Folder(PathBuf::from(
+                lookup("TACCUINO_MAIL_FOLDER").unwrap_or_else(|| "data/mail".to_owned()),
+            )),
+            "off" => MailTransport::Off,
+            _ => {
+                return Err(invalid(
+                    "TACCUINO_MAIL_TRANSPORT",
+                    "expected smtp, folder or off",
+                ));
+            }
+        };
+        let from = match lookup("TACCUINO_MAIL_FROM") {
+            Some(raw) => raw
+                .trim()
+                .parse::<Mailbox>()
+                .map_err(|e| invalid("TACCUINO_MAIL_FROM", &e.to_string()))?,
+            None if !demo && matches!(transport, MailTransport::Smtp(_)) => {
+                return Err(invalid(
+                    "TACCUINO_MAIL_FROM",
+                    "required with the smtp transport outside demo mode",
+                ));
+            }
+            None => Mailbox::new(
+                Some("Taccuino".to_owned()),
+                lettre::Address::new("noreply", "taccuino.invalid")
+                    .map_err(|e| invalid("TACCUINO_MAIL_FROM", &e.to_string()))?,
+            ),
+        };
+        let digest_at = match lookup("TACCUINO_MAIL_DIGEST_AT").as_deref().map(str::trim) {
+            Some("off") => None,
+            Some(raw) => Some(
+                NaiveTime::parse_from_str(raw, "%H:%M")
+                    .map_err(|_| invalid("TACCUINO_MAIL_DIGEST_AT", "expected HH:MM or off"))?,
+            ),
+            None => NaiveTime::from_hms_opt(7, 30, 0),
+        };
+        Ok(Self {
+            transport,
+            from,
+            digest_at,
+            retry_first: seconds(lookup, "TACCUINO_MAIL_RETRY_SECONDS", 30)?,
+            poll_interval: seconds(lookup, "TACCUINO_MAIL_POLL_SECONDS", 10)?,
+        })
+    }
+
+    /// Whether notifications are written at all.
+    pub fn enabled(&self) -> bool {
+        self.transport != MailTransport::Off
+    }
+}
+
 impl std::fmt::Debug for Config {
     // Written by hand so that secrets never reach a log line.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -97,6 +291,7 @@ impl std::fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("db_max_connections", &self.db_max_connections)
             .field("sync", &self.sync)
+            .field("mail", &self.mail)
             .finish()
     }
 }
@@ -177,6 +372,7 @@ impl Config {
                     if sqlite { 1 } else { 4 },
                 )?,
             },
+            mail: MailConfig::from_lookup(demo, &lookup)?,
         })
     }
 
@@ -300,6 +496,88 @@ mod tests {
         let printed = format!("{config:?}");
         assert!(!printed.contains("hunter2"));
         assert!(!printed.contains(DEMO_JWT_SECRET));
+    }
+
+    #[test]
+    fn mail_defaults_to_a_folder_in_demo_mode_and_off_otherwise() {
+        let demo = Config::from_lookup(true, env(&[])).expect("demo config");
+        assert_eq!(
+            demo.mail.transport,
+            MailTransport::Folder(PathBuf::from("data/mail"))
+        );
+        assert_eq!(demo.mail.digest_at, NaiveTime::from_hms_opt(7, 30, 0));
+        assert_eq!(demo.mail.retry_first, Duration::from_secs(30));
+        let strong = "x".repeat(40);
+        let production =
+            Config::from_lookup(false, env(&[("TACCUINO_JWT_SECRET", &strong)])).expect("config");
+        assert_eq!(production.mail.transport, MailTransport::Off);
+        assert!(!production.mail.enabled());
+    }
+
+    #[test]
+    fn smtp_settings_are_parsed_and_the_password_is_never_printed() {
+        let strong = "x".repeat(40);
+        let config = Config::from_lookup(
+            false,
+            env(&[
+                ("TACCUINO_JWT_SECRET", &strong),
+                ("TACCUINO_SMTP_HOST", "smtp.example.org"),
+                ("TACCUINO_SMTP_SECURITY", "tls"),
+                ("TACCUINO_SMTP_USERNAME", "taccuino"),
+                ("TACCUINO_SMTP_PASSWORD", "s3cret-smtp"),
+                ("TACCUINO_MAIL_FROM", "Taccuino <noreply@comune.example>"),
+                ("TACCUINO_MAIL_DIGEST_AT", "off"),
+            ]),
+        )
+        .expect("config");
+        let MailTransport::Smtp(smtp) = &config.mail.transport else {
+            panic!("expected smtp, got {:?}", config.mail.transport);
+        };
+        assert_eq!(smtp.port, 465);
+        assert_eq!(smtp.security, SmtpSecurity::Tls);
+        assert_eq!(config.mail.digest_at, None);
+        assert_eq!(config.mail.from.email.to_string(), "noreply@comune.example");
+        let printed = format!("{config:?}");
+        assert!(printed.contains("smtp.example.org"));
+        assert!(!printed.contains("s3cret-smtp"));
+    }
+
+    #[test]
+    fn unsafe_or_incomplete_mail_settings_are_refused() {
+        let strong = "x".repeat(40);
+        for (pairs, var) in [
+            (
+                vec![("TACCUINO_MAIL_TRANSPORT", "smtp")],
+                "TACCUINO_SMTP_HOST",
+            ),
+            (
+                vec![("TACCUINO_SMTP_HOST", "smtp.example.org")],
+                "TACCUINO_MAIL_FROM",
+            ),
+            (
+                vec![
+                    ("TACCUINO_SMTP_HOST", "smtp.example.org"),
+                    ("TACCUINO_MAIL_FROM", "noreply@comune.example"),
+                    ("TACCUINO_SMTP_SECURITY", "none"),
+                    ("TACCUINO_SMTP_USERNAME", "u"),
+                    ("TACCUINO_SMTP_PASSWORD", "p"),
+                ],
+                "TACCUINO_SMTP_SECURITY",
+            ),
+            (
+                vec![("TACCUINO_MAIL_DIGEST_AT", "7.30")],
+                "TACCUINO_MAIL_DIGEST_AT",
+            ),
+            (
+                vec![("TACCUINO_MAIL_TRANSPORT", "pigeon")],
+                "TACCUINO_MAIL_TRANSPORT",
+            ),
+        ] {
+            let mut pairs = pairs;
+            pairs.push(("TACCUINO_JWT_SECRET", &strong));
+            let err = Config::from_lookup(false, env(&pairs)).expect_err("invalid");
+            assert!(err.to_string().contains(var), "{err} should name {var}");
+        }
     }
 
     #[test]

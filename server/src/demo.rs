@@ -17,10 +17,11 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::db::entities::{
-    beneficiary, care_plan, care_plan_operator, organization, planned_service, service_record,
-    service_type, user,
+    beneficiary, care_plan, care_plan_operator, care_plan_status_change, organization,
+    planned_service, service_record, service_type, user,
 };
 use crate::domain::beneficiary::{pseudonym, sex_code};
+use crate::domain::civil_time;
 use crate::domain::tax_code::{Sex, compose};
 
 /// Password of every demo account (demo mode only).
@@ -45,8 +46,10 @@ pub async fn load_if_empty(db: &DatabaseConnection) -> anyhow::Result<bool> {
     insert_all::<care_plan::Entity>(&txn, data.care_plans).await?;
     insert_all::<planned_service::Entity>(&txn, data.planned_services).await?;
     insert_all::<care_plan_operator::Entity>(&txn, data.plan_operators).await?;
+    insert_all::<care_plan_status_change::Entity>(&txn, data.status_changes).await?;
     let records = data.service_records.len();
     insert_all::<service_record::Entity>(&txn, data.service_records).await?;
+    let (_, findings) = crate::findings::recheck_all(&txn, Utc::now()).await?;
     txn.commit().await?;
     // Ids only (never names), so a tester can go straight to each planted problem.
     let planted: Vec<String> = data
@@ -54,7 +57,7 @@ pub async fn load_if_empty(db: &DatabaseConnection) -> anyhow::Result<bool> {
         .iter()
         .map(|(p, id)| format!("{p}={id}"))
         .collect();
-    tracing::info!(records, planted = %planted.join(" "), "demo dataset inserted");
+    tracing::info!(records, findings, planted = %planted.join(" "), "demo dataset inserted");
     Ok(true)
 }
 
@@ -1224,6 +1227,8 @@ struct Dataset {
     care_plans: Vec<care_plan::Model>,
     planned_services: Vec<planned_service::Model>,
     plan_operators: Vec<care_plan_operator::Model>,
+    /// When the suspended and closed plans stopped (the rules judge visits by it).
+    status_changes: Vec<care_plan_status_change::Model>,
     service_records: Vec<service_record::Model>,
     planted: Vec<(&'static str, Uuid)>,
 }
@@ -1274,6 +1279,23 @@ fn build(now: DateTime<Utc>, password_hash: &str) -> anyhow::Result<Dataset> {
         .iter()
         .flat_map(|p| p.services.iter().map(|s| s.row.clone()))
         .collect();
+    let status_changes = plans
+        .iter()
+        .filter_map(|p| {
+            let days_ago = match p.row.status.as_str() {
+                "suspended" => SUSPENDED_DAYS_AGO,
+                // Before this month's visits.
+                "closed" => 31,
+                _ => return None,
+            };
+            Some(care_plan_status_change::Model {
+                id: Uuid::now_v7(),
+                care_plan_id: p.row.id,
+                status: p.row.status.clone(),
+                changed_at: civil_time::start_of_day(clock.today - Duration::days(days_ago)),
+            })
+        })
+        .collect();
     Ok(Dataset {
         organizations,
         users,
@@ -1282,6 +1304,7 @@ fn build(now: DateTime<Utc>, password_hash: &str) -> anyhow::Result<Dataset> {
         care_plans: plans.into_iter().map(|p| p.row).collect(),
         planned_services,
         plan_operators,
+        status_changes,
         service_records,
         planted,
     })

@@ -1,7 +1,7 @@
 //! `taccuino`: the command line of the server.
 
 use clap::{Parser, Subcommand};
-use taccuino_server::{app::Application, config::Config};
+use taccuino_server::{app::Application, config::Config, mail};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,6 +26,11 @@ enum Command {
     Openapi,
     /// Rebuilds `service_records` from the sync documents (DATABASE_URL), then exits.
     RebuildProjections,
+    /// Recomputes every finding of every record from scratch (DATABASE_URL), then exits.
+    RecheckFindings,
+    /// Writes today's digests for the social workers (never twice a day) and delivers every
+    /// due message of the outbox once, with the mail settings of the environment; then exits.
+    SendDigest,
 }
 
 #[tokio::main]
@@ -49,6 +54,35 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "service records: {} inserted, {} updated, {} deleted, {} not projectable",
                 done.inserted, done.updated, done.deleted, done.skipped
+            );
+        }
+        Command::RecheckFindings => {
+            let config = Config::from_env(true)?;
+            init_tracing(config.log_json);
+            let db = taccuino_server::db::connect(&config).await?;
+            let txn = sea_orm::TransactionTrait::begin(&db).await?;
+            let (records, findings) =
+                taccuino_server::findings::recheck_all(&txn, chrono::Utc::now()).await?;
+            txn.commit().await?;
+            println!("{records} service records checked: {findings} findings");
+        }
+        Command::SendDigest => {
+            // Outside demo mode only the database and mail settings matter; demo-mode
+            // defaults for the rest (JWT secret) are fine for a command that serves nothing.
+            let config = Config::from_env(true)?;
+            init_tracing(config.log_json);
+            let db = taccuino_server::db::connect(&config).await?;
+            let day = mail::digest::italian_today();
+            let written = mail::digest::enqueue_digests(&db, &config, day).await?;
+            let done = match mail::transport::Transport::from_config(&config.mail)? {
+                Some(transport) => {
+                    mail::delivery::deliver_due(&db, &transport, &config.mail).await?
+                }
+                None => mail::delivery::Delivered::default(),
+            };
+            println!(
+                "digests of {day}: {written} written; messages: {} sent, {} failed (retried later)",
+                done.sent, done.failed
             );
         }
         Command::Openapi => {

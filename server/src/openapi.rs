@@ -66,9 +66,12 @@ fn apply_conventions(doc: &mut Value) {
         {"name": "beneficiaries", "description": "People taken in charge, and their sensitive notes."},
         {"name": "service-types", "description": "The municipality's catalogue of services and tariffs."},
         {"name": "care-plans", "description": "Individual plans (PAI): period, planned services, authorized operators."},
-        {"name": "service-records", "description": "Delivered services (prestazioni) and their review."},
+        {"name": "service-records", "description": "Delivered services (prestazioni), their findings, history and review."},
+        {"name": "reviews", "description": "The social worker's review queue and bulk validation."},
+        {"name": "rule-settings", "description": "Each municipality's configuration of the automatic checks (docs/rules.md)."},
         {"name": "sync", "description": "Offline sync: connection tickets, the automerge-repo WebSocket, the caller's documents."},
         {"name": "devices", "description": "Phones and browsers that sync, and their revocation."},
+        {"name": "statements", "description": "Monthly statements (rendicontazione): validated quantities x tariff, approval, month lock, exports."},
         {"name": "audit-events", "description": "The append-only audit log."}
     ]);
     let components = doc["components"]

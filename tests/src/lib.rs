@@ -11,6 +11,7 @@ pub mod device;
 pub mod fixtures;
 mod http;
 pub mod process;
+pub mod smtp;
 pub mod sync_fixtures;
 pub mod tax_code;
 
@@ -86,6 +87,9 @@ pub async fn spawn_app_with(
                 "TACCUINO_RATE_LIMIT_PER_MINUTE" => "100000",
                 "TACCUINO_RATE_LIMIT_BURST" => "100000",
                 "TACCUINO_LOGIN_ATTEMPTS_PER_MINUTE" => "1000",
+                // No email unless a story asks for it (tests/api/mail.rs): demo mode would
+                // otherwise write every notification into a folder under the working directory.
+                "TACCUINO_MAIL_TRANSPORT" => "off",
                 _ => return None,
             };
             Some(default.to_owned())

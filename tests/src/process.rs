@@ -186,6 +186,8 @@ fn spawn(
         .env("TACCUINO_RATE_LIMIT_PER_MINUTE", "100000")
         .env("TACCUINO_RATE_LIMIT_BURST", "100000")
         .env("TACCUINO_LOGIN_ATTEMPTS_PER_MINUTE", "1000")
+        // No email (demo mode would write it into a folder under the working directory).
+        .env("TACCUINO_MAIL_TRANSPORT", "off")
         .env("RUST_BACKTRACE", "1")
         // Warnings and errors, not one line per request: the log is for failure messages.
         .env("RUST_LOG", "info,access=warn")

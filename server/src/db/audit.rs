@@ -52,3 +52,32 @@ pub async fn record(
     .await?;
     Ok(())
 }
+
+/// Appends many events by one actor at once (a bulk validation), in batches.
+pub async fn record_many(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    events: &[Event<'_>],
+) -> Result<(), DbErr> {
+    use sea_orm::EntityTrait;
+    let now = Utc::now();
+    for batch in events.chunks(200) {
+        let rows = batch.iter().map(|event| audit_event::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            occurred_at: Set(now),
+            organization_id: Set(event.organization_id),
+            actor_user_id: Set(actor.user_id),
+            actor_client_id: Set(actor.client_id),
+            actor_role: Set(actor.role.to_owned()),
+            action: Set(event.action.to_owned()),
+            resource_type: Set(event.resource_type.to_owned()),
+            resource_id: Set(event.resource_id),
+            request_id: Set(actor.request_id.clone()),
+            client_ip: Set(actor.client_ip.clone()),
+        });
+        audit_event::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}

@@ -4,8 +4,13 @@ pub mod accounts;
 pub mod audit;
 pub mod devices;
 pub mod entities;
+pub mod findings;
+pub mod plan_history;
 pub mod record_columns;
+pub mod reviews;
+pub mod rule_settings;
 pub mod scope;
+pub mod statements;
 
 use std::time::Duration;
 

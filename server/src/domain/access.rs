@@ -92,7 +92,10 @@ pub fn allows(caller: &Caller, resource: Resource, action: Action) -> bool {
             Administrative | SocialWorker | ProviderCoordinator
         ),
         (Resource::Statements, Write) => {
-            matches!(caller.role, Administrative | ProviderCoordinator | SocialWorker)
+            matches!(
+                caller.role,
+                Administrative | ProviderCoordinator | SocialWorker
+            )
         }
     }
 }

@@ -87,8 +87,17 @@ mod tests {
     #[test]
     fn weeks_and_months_have_their_calendar_bounds() {
         assert_eq!(iso_week(d(2027, 1, 1)), (2026, 53));
-        assert_eq!(week_bounds(d(2026, 11, 25)), (d(2026, 11, 23), d(2026, 11, 29)));
-        assert_eq!(month_bounds(d(2028, 2, 10)), (d(2028, 2, 1), d(2028, 2, 29)));
-        assert_eq!(month_bounds(d(2026, 12, 31)), (d(2026, 12, 1), d(2026, 12, 31)));
+        assert_eq!(
+            week_bounds(d(2026, 11, 25)),
+            (d(2026, 11, 23), d(2026, 11, 29))
+        );
+        assert_eq!(
+            month_bounds(d(2028, 2, 10)),
+            (d(2028, 2, 1), d(2028, 2, 29))
+        );
+        assert_eq!(
+            month_bounds(d(2026, 12, 31)),
+            (d(2026, 12, 1), d(2026, 12, 31))
+        );
     }
 }

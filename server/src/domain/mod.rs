@@ -29,9 +29,11 @@ pub mod civil_time;
 pub mod document_access;
 pub mod period;
 pub mod record_content;
+pub mod review;
 pub mod roles;
 pub mod rules;
 pub mod service_record;
+pub mod statement;
 pub mod tax_code;
 pub mod values;
 

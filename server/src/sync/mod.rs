@@ -118,8 +118,13 @@ impl SyncService {
 
     /// Mirrors a record's review outcome into its plan's document.
     pub async fn review_changed(&self, record_id: Uuid) {
-        if let Err(e) = writes::mirror_review(&self.db, &self.hub, record_id).await {
-            tracing::error!(record = %record_id, error = %e, "mirroring a review failed");
+        self.reviews_changed(&[record_id]).await;
+    }
+
+    /// Mirrors the review outcomes of several records into their plans' documents.
+    pub async fn reviews_changed(&self, record_ids: &[Uuid]) {
+        if let Err(e) = writes::mirror_reviews(&self.db, &self.hub, record_ids).await {
+            tracing::error!(records = record_ids.len(), error = %e, "mirroring reviews failed");
         }
     }
 }

@@ -20,9 +20,11 @@ use super::error::SyncError;
 use super::mapping::content_of;
 use super::registry::DocumentEntry;
 use crate::db::entities::{care_plan, service_record, service_type};
+use crate::db::findings::store;
 use crate::db::record_columns::RecordColumns;
 use crate::domain::FieldError;
 use crate::domain::service_record::{RecordSource, RecordStatus, ServiceUnit, status_after_edit};
+use crate::findings::{self, Span};
 
 /// What one projection wrote.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -119,6 +121,10 @@ pub async fn project_diaries(
         );
     }
     let mut inserts = Vec::new();
+    // For the findings: where changed and removed records were, and which changed.
+    let mut before: Vec<Span> = Vec::new();
+    let mut changed: Vec<Uuid> = Vec::new();
+    let mut corrected: Vec<Uuid> = Vec::new();
     for (entry, view) in diaries {
         let (Some(operator_id), Some(plan)) = (entry.operator_id, plans.get(&entry.care_plan_id))
         else {
@@ -138,6 +144,7 @@ pub async fn project_diaries(
             }
             if record.deleted {
                 if let Some(row) = row {
+                    before.push(Span::of(&row));
                     service_record::Entity::delete_by_id(row.id)
                         .exec(db)
                         .await?;
@@ -173,6 +180,9 @@ pub async fn project_diaries(
             match row {
                 Some(row) if content.matches(&row, quantity) => {}
                 Some(row) => {
+                    before.push(Span::of(&row));
+                    changed.push(row.id);
+                    corrected.push(row.id);
                     let status = RecordStatus::parse(&row.status).unwrap_or(RecordStatus::Recorded);
                     let (row_id, version) = (row.id, row.version);
                     let mut changes = row.into_active_model();
@@ -204,6 +214,7 @@ pub async fn project_diaries(
                         ..Default::default()
                     };
                     content.apply(quantity, &mut row);
+                    changed.push(record.id);
                     inserts.push(row);
                 }
             }
@@ -222,6 +233,7 @@ pub async fn project_diaries(
                 .await?;
             orphaned.retain(|m| !kept.contains(&m.id));
             for row in orphaned {
+                before.push(Span::of(&row));
                 service_record::Entity::delete_by_id(row.id)
                     .exec(db)
                     .await?;
@@ -235,6 +247,10 @@ pub async fn project_diaries(
             .exec_without_returning(db)
             .await?;
     }
+    // Changed content drops what reviewers acknowledged about the old one (new rows have
+    // none); then the findings follow the rows in the same transaction.
+    store::forget_acknowledgements(db, &corrected).await?;
+    findings::after_records_changed(db, &changed, &before, now).await?;
     Ok(outcome)
 }
 

@@ -18,7 +18,7 @@ use super::hub::Hub;
 use super::projection::{Mode, Projected, project_diaries};
 use super::registry::{self, DocumentEntry};
 use super::storage;
-use super::writes::mirror_review;
+use super::writes::mirror_reviews;
 use crate::domain::service_record::RecordSource;
 
 /// Most diaries projected in one transaction.
@@ -129,10 +129,10 @@ async fn project(db: &DatabaseConnection, hub: &Hub, ids: HashSet<DocumentId>) -
     }
     // The device shows each record's review from the plan document: an amended record must
     // show as back in review there too.
-    for record in amended {
-        if let Err(e) = mirror_review(db, hub, record).await {
-            tracing::error!(record = %record, error = %e, "mirroring an amendment failed");
-        }
+    if !amended.is_empty()
+        && let Err(e) = mirror_reviews(db, hub, &amended).await
+    {
+        tracing::error!(records = amended.len(), error = %e, "mirroring amendments failed");
     }
     failed
 }

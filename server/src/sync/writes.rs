@@ -112,34 +112,41 @@ pub async fn mirror_plan(
     commit(db, write).await
 }
 
-/// Mirrors the review outcome of record `record_id` into its plan's document.
-pub async fn mirror_review(
+/// Mirrors the review outcomes of these records into their plans' documents: one write per
+/// plan document, however many of its records a bulk validation touched.
+pub async fn mirror_reviews(
     db: &DatabaseConnection,
     hub: &Hub,
-    record_id: Uuid,
+    record_ids: &[Uuid],
 ) -> Result<(), SyncError> {
-    let Some(record) = service_record::Entity::find_by_id(record_id)
-        .one(db)
-        .await?
-    else {
-        return Ok(());
-    };
-    let Some(id) = registry::plan_document(db, record.care_plan_id).await? else {
-        return Err(SyncError::Missing(format!(
-            "plan document of {}",
-            record.care_plan_id
-        )));
-    };
-    let review = Review {
-        status: record.status,
-        reason_code: record.review_reason_code,
-        note: record.review_note,
-        reviewed_at: record.reviewed_at.unwrap_or(record.updated_at),
-    };
-    let mut write = hub.begin_write(id).await?;
-    write_review(write.doc()?, record_id, &review)
-        .map_err(|e| SyncError::schema(id.to_uuid(), e))?;
-    commit(db, write).await
+    let mut by_plan: BTreeMap<Uuid, Vec<service_record::Model>> = BTreeMap::new();
+    for chunk in record_ids.chunks(500) {
+        for record in service_record::Entity::find()
+            .filter(service_record::Column::Id.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?
+        {
+            by_plan.entry(record.care_plan_id).or_default().push(record);
+        }
+    }
+    for (plan_id, records) in by_plan {
+        let Some(id) = registry::plan_document(db, plan_id).await? else {
+            return Err(SyncError::Missing(format!("plan document of {plan_id}")));
+        };
+        let mut write = hub.begin_write(id).await?;
+        for record in records {
+            let review = Review {
+                status: record.status,
+                reason_code: record.review_reason_code,
+                note: record.review_note,
+                reviewed_at: record.reviewed_at.unwrap_or(record.updated_at),
+            };
+            write_review(write.doc()?, record.id, &review)
+                .map_err(|e| SyncError::schema(id.to_uuid(), e))?;
+        }
+        commit(db, write).await?;
+    }
+    Ok(())
 }
 
 async fn commit(

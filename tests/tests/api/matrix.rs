@@ -243,6 +243,8 @@ story!(
         let audit_event = audit_event.expect("an audit event after reading sensitive notes");
         let operators = demo.girasole_plan["operator_ids"].clone();
         let (girasole, operator) = (demo.girasole_id.clone(), demo.operator_id.clone());
+        let rules = format!("/organizations/{}/rule-settings", demo.municipality_id);
+        let new_plan_id = new_plan.clone();
         let (visit, plan_body) = (
             demo.visit(&demo.girasole_plan_id()),
             demo.new_plan(&demo.girasole_beneficiary_id()),
@@ -300,8 +302,16 @@ story!(
             post("/service-records".into(), move |who| record_as(&visit, who, &operator),
                                                                                        "401 403 403 403 201 201 201 422 422"),
             patch(rec_g.clone(), json!({"notes": "Nota corretta dal coordinatore"}),   "401 403 403 403 2xx 2xx 2xx 404 404"),
-            guarded(Method::POST, format!("/service-records/{new_record}"), "/validate", json!({}),
+            guarded(Method::POST, format!("/service-records/{new_record}"), "/validate", json!({"override_reason": "Accesso concordato"}),
                                                                                        "401 403 2xx 403 403 403 403 403 403"),
+            get(format!("{rec_g}/history"),                                            "401 403 2xx 2xx 2xx 2xx 2xx 404 404"),
+            get("/reviews".into(),                                                     "401 403 2xx 403 403 403 403 403 403"),
+            post("/reviews/bulk-validate".into(), move |_| json!({"care_plan_id": new_plan_id}),
+                                                                                       "401 403 2xx 403 403 403 403 403 403"),
+            get(rules.clone(),                                                         "401 2xx 2xx 2xx 2xx 403 2xx 2xx 403"),
+            guarded(Method::PUT, rules.clone(), "", json!({"thresholds": {"late_after_days": 6}}),
+                                                                                       "401 2xx 403 403 403 403 403 403 403"),
+            get("/statements".into(),                                                  "401 403 2xx 2xx 2xx 403 2xx 2xx 403"),
             get("/me/documents".into(),                                                "401 403 403 403 2xx 2xx 403 2xx 2xx"),
             post("/sync/tickets".into(), |_| json!({"device_name": "Tablet"}),         "401 403 403 403 201 201 403 201 201"),
             get("/sync?ticket=not-a-ticket".into(),                                    "401 401 401 401 401 401 401 401 401"),

@@ -174,8 +174,10 @@ story!(
         // The social worker validates it at her desk.
         let path = format!("/service-records/{id}");
         let etag = worker.get(&path).await.expect(200).etag();
+        // The demo plan's week is already full: the visit passes the allowance, knowingly.
+        let body = json!({"override_reason": "Accesso in più concordato con la famiglia"});
         worker
-            .post_if_match(&format!("{path}/validate"), json!({}), &etag)
+            .post_if_match(&format!("{path}/validate"), body, &etag)
             .await
             .expect(200);
 

@@ -82,18 +82,16 @@ pub fn check(
             }
         };
         if total > allowance.allowance_milli {
-            found.push((record.id, finding(allowance, &label, total, setting.severity)));
+            found.push((
+                record.id,
+                finding(allowance, &label, total, setting.severity),
+            ));
         }
     }
     found
 }
 
-fn finding(
-    allowance: &Allowance,
-    label: &str,
-    total: i64,
-    severity: super::Severity,
-) -> Finding {
+fn finding(allowance: &Allowance, label: &str, total: i64, severity: super::Severity) -> Finding {
     let as_units = |milli: i64| milli as f64 / MILLI as f64;
     let (unit_it, unit_en) = match allowance.unit {
         ServiceUnit::Hour => ("ore", "hours"),
@@ -183,7 +181,10 @@ mod tests {
 
     #[test]
     fn an_exactly_full_week_is_fine() {
-        let records = [visit(1, "2026-11-23T08:00:00Z", 3), visit(2, "2026-11-29T08:00:00Z", 3)];
+        let records = [
+            visit(1, "2026-11-23T08:00:00Z", 3),
+            visit(2, "2026-11-29T08:00:00Z", 3),
+        ];
         assert!(flagged(&weekly(6), &records).is_empty());
     }
 
@@ -243,7 +244,9 @@ mod tests {
     fn instants() -> impl Strategy<Value = DateTime<Utc>> {
         // Two years around both DST switches of 2026 and 2027, at minute resolution.
         (0i64..(2 * 366 * 24 * 60)).prop_map(|minutes| {
-            "2026-01-01T00:00:00Z".parse::<DateTime<Utc>>().expect("instant")
+            "2026-01-01T00:00:00Z"
+                .parse::<DateTime<Utc>>()
+                .expect("instant")
                 + chrono::Duration::minutes(minutes)
         })
     }

@@ -7,8 +7,10 @@
 //! - [`neighbours`]: the rules that compare a record with records near it in time.
 //! - [`allowance`]: the cumulative quantity of a planned service per week or month.
 //! - [`settings`]: a municipality's configuration of all of them.
+//! - [`evaluate`]: all of them over a batch of records, for the targets asked.
 
 pub mod allowance;
+pub mod evaluate;
 pub mod neighbours;
 pub mod record;
 pub mod settings;
@@ -96,4 +98,3 @@ pub struct Measure {
     /// The unit of both (`minutes`, `km`, `km/h`, `days`, `m`).
     pub unit: &'static str,
 }
-

@@ -32,56 +32,79 @@ impl Visit {
     }
 }
 
+/// How two visits relate, if they conflict. The relation is symmetric, so a sweep over
+/// visits sorted by start can judge each pair once and report it on both.
+pub fn relation(a: &Visit, b: &Visit, settings: &RuleSettings) -> Option<RuleCode> {
+    if a.id == b.id {
+        return None;
+    }
+    let window = chrono::Duration::minutes(i64::from(settings.duplicate_window_minutes));
+    let same_operator = a.operator_id == b.operator_id;
+    let same_service =
+        a.service_type_id == b.service_type_id && a.beneficiary_id == b.beneficiary_id;
+    if same_operator
+        && same_service
+        && a.missed == b.missed
+        && (a.started_at - b.started_at).abs() <= window
+    {
+        Some(RuleCode::LikelyDuplicate)
+    } else if same_operator && a.overlaps(b) {
+        Some(RuleCode::OperatorOverlap)
+    } else if !same_operator && same_service && a.overlaps(b) {
+        Some(RuleCode::BeneficiaryOverlap)
+    } else {
+        None
+    }
+}
+
+/// The finding `code` names on a visit about `other`, if the rule runs.
+pub fn finding(code: RuleCode, other: Uuid, settings: &RuleSettings) -> Option<Finding> {
+    let setting = settings.setting(code)?;
+    let (it, en) = match code {
+        RuleCode::LikelyDuplicate => (
+            "Probabile doppia registrazione della stessa prestazione.",
+            "Probably the same service recorded twice.",
+        ),
+        RuleCode::OperatorOverlap => (
+            "L'operatore risulta impegnato in un'altra prestazione nello stesso orario.",
+            "The operator is recorded on another service at the same time.",
+        ),
+        _ => (
+            "La stessa prestazione per lo stesso beneficiario è registrata da un altro operatore nello stesso orario.",
+            "Another operator recorded the same service for the same beneficiary at the same time.",
+        ),
+    };
+    Some(Finding {
+        code,
+        severity: setting.severity,
+        message_it: it.to_owned(),
+        message_en: en.to_owned(),
+        measured: None,
+        related_record: Some(other),
+        planned_service: None,
+        period: None,
+    })
+}
+
+/// How far after a visit's start another visit may start and still relate to it: its length
+/// or the duplicate window, whichever is longer.
+pub fn reach(visit: &Visit, settings: &RuleSettings) -> chrono::Duration {
+    let window = chrono::Duration::minutes(i64::from(settings.duplicate_window_minutes));
+    let length = visit
+        .ended_at
+        .filter(|_| !visit.missed)
+        .map_or(chrono::Duration::zero(), |end| end - visit.started_at);
+    length.max(window)
+}
+
 /// The findings of `visit` against `neighbours` (the visit itself, if among them, is ignored).
 pub fn check(visit: &Visit, neighbours: &[Visit], settings: &RuleSettings) -> Vec<Finding> {
-    let mut found = Vec::new();
-    let mut report = |code: RuleCode, it: &str, en: &str, other: Uuid| {
-        if let Some(setting) = settings.setting(code) {
-            found.push(Finding {
-                code,
-                severity: setting.severity,
-                message_it: it.to_owned(),
-                message_en: en.to_owned(),
-                measured: None,
-                related_record: Some(other),
-                planned_service: None,
-                period: None,
-            });
-        }
-    };
-    let window = chrono::Duration::minutes(i64::from(settings.duplicate_window_minutes));
-    for other in neighbours.iter().filter(|o| o.id != visit.id) {
-        let same_operator = other.operator_id == visit.operator_id;
-        let same_service = other.service_type_id == visit.service_type_id
-            && other.beneficiary_id == visit.beneficiary_id;
-        let duplicate = same_operator
-            && same_service
-            && other.missed == visit.missed
-            && (other.started_at - visit.started_at).abs() <= window;
-        if duplicate {
-            report(
-                RuleCode::LikelyDuplicate,
-                "Probabile doppia registrazione della stessa prestazione.",
-                "Probably the same service recorded twice.",
-                other.id,
-            );
-        } else if same_operator && visit.overlaps(other) {
-            report(
-                RuleCode::OperatorOverlap,
-                "L'operatore risulta impegnato in un'altra prestazione nello stesso orario.",
-                "The operator is recorded on another service at the same time.",
-                other.id,
-            );
-        } else if !same_operator && same_service && visit.overlaps(other) {
-            report(
-                RuleCode::BeneficiaryOverlap,
-                "La stessa prestazione per lo stesso beneficiario è registrata da un altro operatore nello stesso orario.",
-                "Another operator recorded the same service for the same beneficiary at the same time.",
-                other.id,
-            );
-        }
-    }
-    found
+    neighbours
+        .iter()
+        .filter_map(|other| {
+            relation(visit, other, settings).and_then(|code| finding(code, other.id, settings))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -159,8 +159,7 @@ pub fn check(
     if !authorized {
         report(
             RuleCode::OperatorNotAuthorized,
-            "L'operatore non era autorizzato sul progetto al momento della prestazione."
-                .to_owned(),
+            "L'operatore non era autorizzato sul progetto al momento della prestazione.".to_owned(),
             "The operator was not authorized on the care plan when the service was delivered."
                 .to_owned(),
             None,
@@ -467,13 +466,13 @@ mod tests {
                 vec![RuleCode::StartInFuture],
             ),
             (
-                "eleven hours",
-                |r, _| r.ended_at = Some(at("2026-11-20T19:00:00Z")),
+                "nine hours",
+                |r, _| r.ended_at = Some(at("2026-11-20T17:00:00Z")),
                 vec![],
             ),
             (
-                "thirteen hours",
-                |r, _| r.ended_at = Some(at("2026-11-20T21:00:00Z")),
+                "eleven hours",
+                |r, _| r.ended_at = Some(at("2026-11-20T19:00:00Z")),
                 vec![RuleCode::ImplausibleDuration],
             ),
             (

@@ -63,9 +63,9 @@ impl RuleCode {
     pub fn family(self) -> Family {
         match self {
             RuleCode::OverAllowance => Family::Allowance,
-            RuleCode::OperatorOverlap | RuleCode::BeneficiaryOverlap | RuleCode::LikelyDuplicate => {
-                Family::Neighbours
-            }
+            RuleCode::OperatorOverlap
+            | RuleCode::BeneficiaryOverlap
+            | RuleCode::LikelyDuplicate => Family::Neighbours,
             _ => Family::Record,
         }
     }
@@ -74,14 +74,17 @@ impl RuleCode {
     pub fn default_severity(self) -> Severity {
         use RuleCode::*;
         match self {
-            OutsidePlanPeriod | PlanNotActive | ServiceNotInPlan | OperatorNotAuthorized
-            | OverAllowance | StartInFuture | VisitLeftOpen | OperatorOverlap | LikelyDuplicate => {
-                Severity::Blocking
-            }
-            ImplausibleDuration | TransportIncomplete | ImplausibleKm
-            | RecordedLate | FarFromAddress | MissedWithoutReason | BeneficiaryOverlap => {
-                Severity::Warning
-            }
+            OutsidePlanPeriod
+            | PlanNotActive
+            | ServiceNotInPlan
+            | OperatorNotAuthorized
+            | OverAllowance
+            | StartInFuture
+            | VisitLeftOpen
+            | OperatorOverlap
+            | LikelyDuplicate => Severity::Blocking,
+            ImplausibleDuration | TransportIncomplete | ImplausibleKm | RecordedLate
+            | FarFromAddress | MissedWithoutReason | BeneficiaryOverlap => Severity::Warning,
         }
     }
 }
@@ -260,7 +263,7 @@ pub struct Thresholds {
     #[schema(minimum = 0, maximum = 1439, example = 5)]
     pub min_visit_minutes: u32,
     /// Longest plausible visit, minutes, at most a day (`implausible_duration`).
-    #[schema(minimum = 1, maximum = 1440, example = 720)]
+    #[schema(minimum = 1, maximum = 1440, example = 600)]
     pub max_visit_minutes: u32,
     /// Fastest plausible average speed of a transport, km/h (`implausible_km`).
     #[schema(minimum = 1, maximum = 300, example = 90)]
@@ -281,7 +284,8 @@ impl Default for Thresholds {
     fn default() -> Self {
         Self {
             min_visit_minutes: 5,
-            max_visit_minutes: 12 * 60,
+            // A home visit lasts hours; a full-day transport to a hospital about eight.
+            max_visit_minutes: 10 * 60,
             max_transport_kmh: 90.0,
             // Field devices often sync after a weekend or a dead zone: three days is normal.
             late_after_days: 5,

@@ -32,6 +32,7 @@ use crate::{
         care_plan::{PlanStatus, PlannedServiceDraft, check_plan},
     },
     error::ApiError,
+    findings,
     http::{ApiJson, IfMatch, Page, created, extract::ApiQuery, ok_tagged, required_text, sort_by},
     state::AppState,
 };
@@ -309,6 +310,7 @@ pub(super) async fn update_care_plan(
         },
     )
     .await?;
+    findings::after_plan_changed(&txn, plan.id, Utc::now()).await?;
     let updated = find(&txn, &ctx, plan.id).await?;
     let body = render_one(&txn, &ctx, updated).await?;
     txn.commit().await?;

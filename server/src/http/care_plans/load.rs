@@ -16,6 +16,7 @@ use super::{
 use crate::{
     auth::caller::Ctx,
     db::{
+        self,
         entities::{beneficiary, care_plan, care_plan_operator, planned_service, service_type},
         scope,
     },
@@ -203,11 +204,21 @@ pub(super) async fn replace_operators(
     plan_id: Uuid,
     ids: &[Uuid],
 ) -> Result<(), ApiError> {
+    let now = Utc::now();
+    let removed: Vec<Uuid> = care_plan_operator::Entity::find()
+        .filter(care_plan_operator::Column::CarePlanId.eq(plan_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|o| o.operator_id)
+        .filter(|o| !ids.contains(o))
+        .collect();
+    // Their past visits stay authorized; later ones are not (docs/rules.md).
+    db::plan_history::record_removals(db, plan_id, &removed, now).await?;
     care_plan_operator::Entity::delete_many()
         .filter(care_plan_operator::Column::CarePlanId.eq(plan_id))
         .exec(db)
         .await?;
-    let now = Utc::now();
     for id in ids {
         care_plan_operator::ActiveModel {
             care_plan_id: Set(plan_id),

@@ -19,6 +19,7 @@ use crate::{
         care_plan::PlanTransition,
     },
     error::ApiError,
+    findings,
     http::{ApiJson, IfMatch, OptionalJson, ReasonInput, ok_tagged, text},
     state::AppState,
 };
@@ -57,10 +58,11 @@ async fn transition(
         });
     };
     ApiError::check(errors)?;
+    let now = Utc::now();
     let mut changes = plan.clone().into_active_model();
     changes.status = Set(next.as_str().to_owned());
     changes.status_reason = Set(reason);
-    changes.updated_at = Set(Utc::now());
+    changes.updated_at = Set(now);
     db::update_versioned::<care_plan::Entity, _>(
         &txn,
         care_plan::Column::Id,
@@ -81,6 +83,8 @@ async fn transition(
         },
     )
     .await?;
+    db::plan_history::record_status(&txn, plan.id, next, now).await?;
+    findings::after_plan_changed(&txn, plan.id, now).await?;
     let updated = find(&txn, ctx, plan.id).await?;
     let body = render_one(&txn, ctx, updated).await?;
     txn.commit().await?;
@@ -231,6 +235,7 @@ pub(super) async fn replace_care_plan_operators(
     )
     .await?;
     replace_operators(&txn, plan.id, &input.operator_ids).await?;
+    findings::after_plan_changed(&txn, plan.id, Utc::now()).await?;
     audit::record(
         &txn,
         &ctx.actor(),

@@ -7,14 +7,155 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    db::entities::service_record,
+    db::entities::{finding, finding_acknowledgement, service_record, service_record_event},
     domain::{
         access::RecordView,
+        review::AcknowledgementKind,
+        rules::{RuleCode, Severity},
         service_record::{MissedReason, RecordSource, RecordStatus, ReviewReason},
         values::from_milli,
     },
     http::list_envelope,
 };
+
+/// What an automatic check found on a record (docs/rules.md).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct FindingView {
+    pub(crate) code: RuleCode,
+    pub(crate) severity: Severity,
+    /// For the reviewer, in Italian.
+    #[schema(max_length = 500)]
+    pub(crate) message: String,
+    /// The same in English.
+    #[schema(max_length = 500)]
+    pub(crate) message_en: String,
+    /// The measured value against the configured limit, when the rule measures something.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) measured: Option<MeasuredView>,
+    /// The other record involved (an overlap, the probable original of a duplicate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) related_record_id: Option<Uuid>,
+    /// The planned service whose allowance was passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) planned_service_id: Option<Uuid>,
+    /// The allowance period: an ISO week (`2026-W48`) or a month (`2026-11`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 16, example = "2026-W48")]
+    pub(crate) period: Option<String>,
+    /// What a reviewer did about it, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) acknowledgement: Option<AcknowledgementView>,
+}
+
+/// A measured value against its limit.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MeasuredView {
+    #[schema(format = Double)]
+    pub(crate) value: f64,
+    #[schema(format = Double)]
+    pub(crate) limit: f64,
+    /// `minutes`, `km`, `km/h`, `days`, `m`, `hours`, `trips`, `accesses`.
+    #[schema(max_length = 16)]
+    pub(crate) unit: String,
+}
+
+/// A reviewer's acknowledgement (a warning) or override (a blocking finding).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AcknowledgementView {
+    pub(crate) kind: AcknowledgementKind,
+    /// The reviewer's reason (omitted for administrative staff).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 2000)]
+    pub(crate) reason: Option<String>,
+    pub(crate) acknowledged_by: Uuid,
+    pub(crate) acknowledged_at: DateTime<Utc>,
+}
+
+impl FindingView {
+    /// A stored finding with the acknowledgements of its record, as `view` may see it.
+    pub(crate) fn new(
+        f: finding::Model,
+        acknowledgements: &[finding_acknowledgement::Model],
+        view: RecordView,
+    ) -> Option<Self> {
+        let acknowledgement = acknowledgements
+            .iter()
+            .find(|a| a.code == f.code)
+            .and_then(|a| {
+                Some(AcknowledgementView {
+                    kind: AcknowledgementKind::parse(&a.kind)?,
+                    reason: Some(a.reason.clone()).filter(|_| view == RecordView::Full),
+                    acknowledged_by: a.acknowledged_by,
+                    acknowledged_at: a.acknowledged_at,
+                })
+            });
+        Some(Self {
+            code: RuleCode::parse(&f.code)?,
+            severity: Severity::parse(&f.severity)?,
+            message: f.message_it,
+            message_en: f.message_en,
+            measured: f
+                .measured_value
+                .zip(f.measured_limit)
+                .map(|(value, limit)| MeasuredView {
+                    value,
+                    limit,
+                    unit: f.measured_unit.unwrap_or_default(),
+                }),
+            related_record_id: f.related_record_id,
+            planned_service_id: f.planned_service_id,
+            period: f.period,
+            acknowledgement,
+        })
+    }
+}
+
+/// One step of a record's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct HistoryStep {
+    pub(super) occurred_at: DateTime<Utc>,
+    /// `created`, `corrected`, `synced`, `validated`, `rejected`, `clarification_requested`,
+    /// `reopened`, `acknowledged`, `overridden`.
+    #[schema(max_length = 40, example = "rejected")]
+    pub(super) action: String,
+    /// The person who took the step (absent for a system or device step).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) actor_user_id: Option<Uuid>,
+    /// The API client that took the step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) actor_client_id: Option<Uuid>,
+    /// The record's status after the step.
+    pub(super) status: RecordStatus,
+    /// The review reason or the finding code concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 40)]
+    pub(super) reason_code: Option<String>,
+    /// The words given (omitted for administrative staff).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 2000)]
+    pub(super) note: Option<String>,
+}
+
+impl HistoryStep {
+    pub(super) fn new(e: service_record_event::Model, view: RecordView) -> Self {
+        Self {
+            occurred_at: e.occurred_at,
+            action: e.action,
+            actor_user_id: e.actor_user_id,
+            actor_client_id: e.actor_client_id,
+            status: RecordStatus::parse(&e.status).unwrap_or(RecordStatus::Recorded),
+            reason_code: e.reason_code,
+            note: e.note.filter(|_| view == RecordView::Full),
+        }
+    }
+}
+
+/// A record's history, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct RecordHistory {
+    #[schema(max_items = 10000)]
+    pub(super) items: Vec<HistoryStep>,
+}
 
 /// The municipality's latest decision on a record.
 #[derive(Debug, Serialize, ToSchema)]
@@ -76,6 +217,10 @@ pub(super) struct ServiceRecord {
     /// The latest review decision; omitted when the record was never reviewed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) review: Option<Review>,
+    /// The automatic checks' findings against the plan, recomputed whenever the record, its
+    /// plan or a neighbouring record changes.
+    #[schema(max_items = 100)]
+    pub(super) findings: Vec<FindingView>,
     /// How the record reached the server.
     pub(super) source: RecordSource,
     /// When the server received the record.
@@ -88,8 +233,12 @@ pub(super) struct ServiceRecord {
 }
 
 impl ServiceRecord {
-    /// The record as `view` may see it.
-    pub(super) fn new(m: service_record::Model, view: RecordView) -> Self {
+    /// The record as `view` may see it, with its findings.
+    pub(super) fn new(
+        m: service_record::Model,
+        view: RecordView,
+        findings: Vec<FindingView>,
+    ) -> Self {
         let full = view == RecordView::Full;
         let review = m
             .reviewed_at
@@ -121,18 +270,13 @@ impl ServiceRecord {
             missed_reason: m.missed_reason.as_deref().and_then(MissedReason::parse),
             status: RecordStatus::parse(&m.status).unwrap_or(RecordStatus::Recorded),
             review,
+            findings,
             source: RecordSource::parse(&m.source).unwrap_or(RecordSource::Api),
             received_at: m.received_at,
             version: m.version,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
-    }
-}
-
-impl From<service_record::Model> for ServiceRecord {
-    fn from(m: service_record::Model) -> Self {
-        Self::new(m, RecordView::Full)
     }
 }
 
@@ -230,6 +374,22 @@ pub(super) struct ReviewNote {
     /// Words for the provider; the body itself may be omitted.
     #[schema(max_length = 2000, example = "Verificato con la famiglia")]
     pub(super) note: Option<String>,
+}
+
+/// A validation: an optional note, and the reason for setting blocking findings aside.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ValidationInput {
+    /// Words for the provider.
+    #[schema(max_length = 2000, example = "Verificato con la famiglia")]
+    pub(super) note: Option<String>,
+    /// Why the record is valid despite its blocking findings; required when it has any
+    /// (recorded as an override of each, in the record's history).
+    #[schema(
+        max_length = 2000,
+        example = "Accesso concordato telefonicamente con la famiglia"
+    )]
+    pub(super) override_reason: Option<String>,
 }
 
 /// A rejection or a request for clarification.

@@ -15,15 +15,17 @@ use super::{
     dto::{
         NewServiceRecord, ServiceRecord, ServiceRecordList, ServiceRecordPatch, ServiceRecordQuery,
     },
-    load::{find, find_in_scope, respond},
+    load::{find, find_in_scope, render, respond},
 };
 use crate::{
     auth::caller::Ctx,
     db::{
         self, audit,
         entities::{care_plan, service_record, service_type},
+        findings::store,
         record_columns::{RecordColumns, content_of_row},
-        scope,
+        reviews::{self, HistoryEntry},
+        scope, statements,
     },
     domain::{
         access::{self, Action, Resource},
@@ -32,6 +34,7 @@ use crate::{
         service_record::{RecordSource, RecordStatus, status_after_edit},
     },
     error::{ApiError, FieldError, Problem},
+    findings::{self, Span},
     http::{ApiJson, IfMatch, Page, created, extract::ApiQuery, sort_by, text},
     state::AppState,
     sync::record_writes::DiaryWrite,
@@ -92,11 +95,8 @@ pub(super) async fn list_service_records(
         service_record::Column::Id,
     )?;
     let (rows, total) = db::paginate(&state.db, select, page.limit, page.offset).await?;
-    let view = access::record_view(&ctx.caller);
     Ok(HttpResponse::Ok().json(ServiceRecordList::new(
-        rows.into_iter()
-            .map(|m| ServiceRecord::new(m, view))
-            .collect(),
+        render(&state.db, &ctx, rows).await?,
         page,
         total,
     )))
@@ -118,7 +118,7 @@ pub(super) async fn show_service_record(
 ) -> Result<HttpResponse, ApiError> {
     authorize(&ctx, Resource::ServiceRecords, Action::Read)?;
     let record = find(&state.db, &ctx, *id).await?;
-    Ok(respond(&ctx, record))
+    respond(&state.db, &ctx, record).await
 }
 
 fn duplicate_id() -> ApiError {
@@ -191,7 +191,7 @@ pub(super) async fn create_service_record(
             .ok_or_else(|| anyhow::anyhow!("service type of record {id} missing"))?;
         let quantity = content.check(unit_of(&stored_type)?, &mut Vec::new());
         return match quantity {
-            Some(q) if content.matches(&existing, q) => Ok(respond(&ctx, existing)),
+            Some(q) if content.matches(&existing, q) => respond(&txn, &ctx, existing).await,
             _ => Err(duplicate_id()),
         };
     }
@@ -229,6 +229,7 @@ pub(super) async fn create_service_record(
     let (Some(plan), Some(quantity)) = (plan, quantity) else {
         return Err(anyhow::anyhow!("validated record without plan or quantity").into());
     };
+    statements::ensure_month_unlocked(&txn, &plan, content.started_at).await?;
 
     let now = Utc::now();
     let mut record = service_record::ActiveModel {
@@ -273,14 +274,31 @@ pub(super) async fn create_service_record(
         },
     )
     .await?;
+    reviews::add_history(
+        &txn,
+        &ctx.actor(),
+        &[HistoryEntry {
+            record: record.id,
+            action: "created",
+            status: RecordStatus::Recorded,
+            reason_code: None,
+            note: None,
+            at: now,
+        }],
+    )
+    .await?;
+    findings::after_records_changed(&txn, &[record.id], &[], now).await?;
     txn.commit().await?;
     diary.committed();
-    let version = record.version;
-    Ok(created(
+    let (version, location) = (
+        record.version,
         format!("/api/v1/service-records/{}", record.id),
-        &ServiceRecord::new(record, access::record_view(&ctx.caller)),
-        version,
-    ))
+    );
+    let body = render(&state.db, &ctx, vec![record])
+        .await?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("a rendered record went missing"))?;
+    Ok(created(location, &body, version))
 }
 
 /// Corrects a service record; a reviewed record goes back to review as `amended`.
@@ -319,6 +337,7 @@ pub(super) async fn update_service_record(
     let txn = state.db.begin().await?;
     let record = find(&txn, &ctx, *id).await?;
     if_match.check(record.version)?;
+    statements::ensure_unlocked(&txn, &record).await?;
     let plan = care_plan::Entity::find_by_id(record.care_plan_id)
         .one(&txn)
         .await?
@@ -383,7 +402,11 @@ pub(super) async fn update_service_record(
     let quantity = quantity.ok_or_else(|| anyhow::anyhow!("validated record without quantity"))?;
     if new.matches(&record, quantity) {
         // Nothing changes: no new version, no audit event, the review stands.
-        return Ok(respond(&ctx, record));
+        return respond(&txn, &ctx, record).await;
+    }
+    if new.started_at != record.started_at {
+        // Moved to another month: that month must not be locked either.
+        statements::ensure_month_unlocked(&txn, &plan, new.started_at).await?;
     }
 
     let current = RecordStatus::parse(&record.status)
@@ -417,10 +440,26 @@ pub(super) async fn update_service_record(
         },
     )
     .await?;
+    // What a reviewer acknowledged was the record before this correction.
+    store::forget_acknowledgements(&txn, &[record.id]).await?;
+    reviews::add_history(
+        &txn,
+        &ctx.actor(),
+        &[HistoryEntry {
+            record: record.id,
+            action: "corrected",
+            status: status_after_edit(current),
+            reason_code: None,
+            note: None,
+            at: Utc::now(),
+        }],
+    )
+    .await?;
+    findings::after_records_changed(&txn, &[record.id], &[Span::of(&record)], Utc::now()).await?;
     let updated = find(&txn, &ctx, record.id).await?;
     txn.commit().await?;
     if let Some(diary) = diary {
         diary.committed();
     }
-    Ok(respond(&ctx, updated))
+    respond(&state.db, &ctx, updated).await
 }

@@ -4,10 +4,10 @@ use actix_web::HttpResponse;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::dto::ServiceRecord;
+use super::dto::{FindingView, ServiceRecord};
 use crate::{
     auth::caller::Ctx,
-    db::{entities::service_record, scope},
+    db::{entities::service_record, findings::store, scope},
     domain::access,
     error::ApiError,
     http::ok_tagged,
@@ -32,10 +32,43 @@ pub(super) async fn find_in_scope(
         .await?)
 }
 
-pub(super) fn respond(ctx: &Ctx, record: service_record::Model) -> HttpResponse {
+/// Records with their findings, as the caller may see them (two queries for the lot).
+pub(crate) async fn render(
+    db: &impl ConnectionTrait,
+    ctx: &Ctx,
+    records: Vec<service_record::Model>,
+) -> Result<Vec<ServiceRecord>, ApiError> {
+    let view = access::record_view(&ctx.caller);
+    let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
+    let (mut findings, acknowledgements) = store::of_records(db, &ids).await?;
+    Ok(records
+        .into_iter()
+        .map(|r| {
+            let acks = acknowledgements
+                .get(&r.id)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let list = findings
+                .remove(&r.id)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|f| FindingView::new(f, acks, view))
+                .collect();
+            ServiceRecord::new(r, view, list)
+        })
+        .collect())
+}
+
+/// 200 with the record, its findings and its ETag.
+pub(super) async fn respond(
+    db: &impl ConnectionTrait,
+    ctx: &Ctx,
+    record: service_record::Model,
+) -> Result<HttpResponse, ApiError> {
     let version = record.version;
-    ok_tagged(
-        &ServiceRecord::new(record, access::record_view(&ctx.caller)),
-        version,
-    )
+    let body = render(db, ctx, vec![record])
+        .await?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("a rendered record went missing"))?;
+    Ok(ok_tagged(&body, version))
 }
