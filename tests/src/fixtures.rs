@@ -142,15 +142,17 @@ impl Demo {
         })
     }
 
-    /// A visit of SAD yesterday from 9:00 to 10:30 on `plan_id`.
+    /// A visit of SAD yesterday evening from 19:30 to 21:00 UTC on `plan_id`: after the demo's
+    /// working hours (07:30-19:00 in Rome), so it never overlaps a demo visit of the operator,
+    /// whatever the day the tests run.
     pub fn visit(&self, plan_id: &str) -> Value {
         let yesterday = Utc::now().date_naive() - Duration::days(1);
         json!({
             "care_plan_id": plan_id,
             "service_type_id": self.sad_id,
-            "started_at": format!("{yesterday}T09:00:00Z"),
-            "ended_at": format!("{yesterday}T10:30:00Z"),
-            "notes": "Igiene personale e preparazione del pranzo"
+            "started_at": format!("{yesterday}T19:30:00Z"),
+            "ended_at": format!("{yesterday}T21:00:00Z"),
+            "notes": "Igiene personale e preparazione della cena"
         })
     }
 }

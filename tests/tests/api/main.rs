@@ -10,6 +10,7 @@ mod interop;
 mod mail;
 mod matrix;
 mod ratelimit;
+mod review;
 mod statements;
 mod stories;
 mod sync;

@@ -311,7 +311,7 @@ story!(
 
         // The operator corrects the end time: the validation does not silently survive it.
         let mut corrected_end = record.str("ended_at");
-        corrected_end.replace_range(11..16, "11:00");
+        corrected_end.replace_range(11..16, "21:30");
         let amended = operator
             .patch(&path, json!({"ended_at": corrected_end}), &validated.etag())
             .await
@@ -320,8 +320,17 @@ story!(
         assert_eq!(amended.body["quantity"].as_f64(), Some(2.0), "{amended}");
         let seen = worker.get(&path).await.expect(200);
         assert_eq!(seen.body["status"], "amended");
-        let again = worker
+        // The override was about the record as it was: the changed one needs a fresh look.
+        worker
             .post_if_match(&format!("{path}/validate"), json!({}), &seen.etag())
+            .await
+            .expect_problem(409, "blocking-findings");
+        let again = worker
+            .post_if_match(
+                &format!("{path}/validate"),
+                json!({"override_reason": "Confermato il prolungamento con la famiglia"}),
+                &seen.etag(),
+            )
             .await
             .expect(200);
         assert_eq!(again.body["status"], "validated");

@@ -184,7 +184,13 @@ fn sweep_neighbours<'a>(
     // (visit, its settings) grouped by operator, and by beneficiary and service.
     let mut by_operator: HashMap<Uuid, Vec<(Visit, &RuleSettings)>> = HashMap::new();
     let mut by_service: HashMap<(Uuid, Uuid), Vec<(Visit, &RuleSettings)>> = HashMap::new();
-    for r in batch.records {
+    // A rejected record will not be paid: it neither overlaps nor duplicates anything, so
+    // rejecting the copy of a visit clears the original.
+    for r in batch
+        .records
+        .iter()
+        .filter(|r| r.status != RecordStatus::Rejected)
+    {
         let Some(plan) = batch.plans.get(&r.care_plan_id) else {
             continue;
         };
@@ -421,6 +427,18 @@ mod tests {
         assert_eq!(
             evaluate(batch, &only(Family::Record, &[9])).get(&Uuid::from_u128(9)),
             Some(&vec![])
+        );
+    }
+
+    #[test]
+    fn a_rejected_copy_no_longer_duplicates_the_original() {
+        let mut records = week();
+        records[4].status = RecordStatus::Rejected;
+        let found = run(&records, &Targets::All);
+        assert!(
+            !found
+                .iter()
+                .any(|(_, code)| *code == RuleCode::LikelyDuplicate)
         );
     }
 
