@@ -149,31 +149,45 @@ pub async fn finding_states(
     Ok(states)
 }
 
-/// The (provider, month) pairs of a municipality closed by an approved statement.
+/// The months closed by an approved statement: (municipality, provider, `YYYY-MM`).
+pub type LockedMonths = HashSet<(Uuid, Uuid, String)>;
+
+/// The months of these municipalities closed by an approved statement.
 pub async fn locked_months(
     db: &impl ConnectionTrait,
-    municipality_id: Uuid,
-) -> Result<HashSet<(Uuid, String)>, DbErr> {
-    Ok(statement::Entity::find()
-        .filter(statement::Column::MunicipalityId.eq(municipality_id))
-        // Whatever their status, as in `statements::ensure_unlocked`: an approval in flight
-        // waits for this change.
-        .lock_shared()
-        .all(db)
-        .await?
-        .into_iter()
-        .filter(|s| s.status == StatementStatus::Approved.as_str())
-        .map(|s| (s.provider_id, s.month))
-        .collect())
+    municipalities: &[Uuid],
+) -> Result<LockedMonths, DbErr> {
+    let mut locked = HashSet::new();
+    for chunk in municipalities.chunks(CHUNK) {
+        locked.extend(
+            statement::Entity::find()
+                .filter(statement::Column::MunicipalityId.is_in(chunk.iter().copied()))
+                // Whatever their status, as in `statements::ensure_unlocked`: an approval in
+                // flight waits for this change.
+                .lock_shared()
+                .all(db)
+                .await?
+                .into_iter()
+                .filter(|s| s.status == StatementStatus::Approved.as_str())
+                .map(|s| (s.municipality_id, s.provider_id, s.month)),
+        );
+    }
+    Ok(locked)
 }
 
-/// Whether a record of a plan of `provider_id` starting at `started_at` is locked.
+/// Whether a record of a plan of `municipality_id` and `provider_id` starting at `started_at`
+/// is locked.
 pub fn is_locked(
-    locked: &HashSet<(Uuid, String)>,
+    locked: &LockedMonths,
+    municipality_id: Uuid,
     provider_id: Uuid,
     started_at: DateTime<Utc>,
 ) -> bool {
-    locked.contains(&(provider_id, Month::of(started_at).to_string()))
+    locked.contains(&(
+        municipality_id,
+        provider_id,
+        Month::of(started_at).to_string(),
+    ))
 }
 
 /// Validates these records in one statement each chunk, bumping their versions. The caller
@@ -225,10 +239,28 @@ pub struct HistoryEntry<'a> {
     pub at: DateTime<Utc>,
 }
 
-/// Appends steps to records' histories.
+/// Appends steps to records' histories, taken by `actor`.
 pub async fn add_history(
     db: &impl ConnectionTrait,
     actor: &Actor,
+    entries: &[HistoryEntry<'_>],
+) -> Result<(), DbErr> {
+    insert_history(db, actor.user_id, actor.client_id, entries).await
+}
+
+/// Appends the steps an operator's device took (records synced from a diary).
+pub async fn add_device_history(
+    db: &impl ConnectionTrait,
+    operator_id: Uuid,
+    entries: &[HistoryEntry<'_>],
+) -> Result<(), DbErr> {
+    insert_history(db, Some(operator_id), None, entries).await
+}
+
+async fn insert_history(
+    db: &impl ConnectionTrait,
+    user: Option<Uuid>,
+    client: Option<Uuid>,
     entries: &[HistoryEntry<'_>],
 ) -> Result<(), DbErr> {
     let rows: Vec<service_record_event::ActiveModel> = entries
@@ -238,8 +270,8 @@ pub async fn add_history(
             service_record_id: Set(e.record),
             occurred_at: Set(e.at),
             action: Set(e.action.to_owned()),
-            actor_user_id: Set(actor.user_id),
-            actor_client_id: Set(actor.client_id),
+            actor_user_id: Set(user),
+            actor_client_id: Set(client),
             status: Set(e.status.as_str().to_owned()),
             reason_code: Set(e.reason_code.map(str::to_owned)),
             note: Set(e.note.map(str::to_owned)),

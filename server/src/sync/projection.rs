@@ -22,6 +22,7 @@ use super::registry::DocumentEntry;
 use crate::db::entities::{care_plan, service_record, service_type};
 use crate::db::findings::store;
 use crate::db::record_columns::RecordColumns;
+use crate::db::reviews::{self, HistoryEntry};
 use crate::domain::FieldError;
 use crate::domain::service_record::{RecordSource, RecordStatus, ServiceUnit, status_after_edit};
 use crate::findings::{self, Span};
@@ -97,6 +98,11 @@ pub async fn project_diaries(
         .map(|p| (p.id, p))
         .collect();
     let municipalities: Vec<Uuid> = plans.values().map(|p| p.municipality_id).collect();
+    // A month in an approved statement keeps its rows as approved (docs/statements.md).
+    let locked = reviews::locked_months(db, &municipalities).await?;
+    let is_locked = |plan: &care_plan::Model, at: DateTime<Utc>| {
+        reviews::is_locked(&locked, plan.municipality_id, plan.provider_id, at)
+    };
     // Service type -> (municipality, unit).
     let units: HashMap<Uuid, (Uuid, ServiceUnit)> = service_type::Entity::find()
         .filter(service_type::Column::MunicipalityId.is_in(municipalities))
@@ -125,6 +131,8 @@ pub async fn project_diaries(
     let mut before: Vec<Span> = Vec::new();
     let mut changed: Vec<Uuid> = Vec::new();
     let mut corrected: Vec<Uuid> = Vec::new();
+    // The records' histories: (operator, record, step, status after it).
+    let mut steps: Vec<(Uuid, Uuid, &'static str, RecordStatus)> = Vec::new();
     for (entry, view) in diaries {
         let (Some(operator_id), Some(plan)) = (entry.operator_id, plans.get(&entry.care_plan_id))
         else {
@@ -144,6 +152,11 @@ pub async fn project_diaries(
             }
             if record.deleted {
                 if let Some(row) = row {
+                    if is_locked(plan, row.started_at) {
+                        tracing::warn!(document = %entry.id, record = %record.id, "record in a locked month; its removal is not projected");
+                        outcome.skipped += 1;
+                        continue;
+                    }
                     before.push(Span::of(&row));
                     service_record::Entity::delete_by_id(row.id)
                         .exec(db)
@@ -177,8 +190,14 @@ pub async fn project_diaries(
                     continue;
                 }
             };
+            let month_locked = row.as_ref().is_some_and(|r| is_locked(plan, r.started_at))
+                || is_locked(plan, content.started_at);
             match row {
                 Some(row) if content.matches(&row, quantity) => {}
+                _ if month_locked => {
+                    tracing::warn!(document = %entry.id, record = %record.id, "record in a locked month; not projected");
+                    outcome.skipped += 1;
+                }
                 Some(row) => {
                     before.push(Span::of(&row));
                     changed.push(row.id);
@@ -187,10 +206,13 @@ pub async fn project_diaries(
                     let (row_id, version) = (row.id, row.version);
                     let mut changes = row.into_active_model();
                     content.apply(quantity, &mut changes);
+                    let mut status_after = status;
                     if mode == Mode::Live && status_after_edit(status) != status {
-                        changes.status = Set(status_after_edit(status).as_str().to_owned());
+                        status_after = status_after_edit(status);
+                        changes.status = Set(status_after.as_str().to_owned());
                         outcome.amended.push(row_id);
                     }
+                    steps.push((operator_id, row_id, "corrected", status_after));
                     changes.version = Set(version + 1);
                     changes.updated_at = Set(now);
                     changes.update(db).await?;
@@ -215,6 +237,7 @@ pub async fn project_diaries(
                     };
                     content.apply(quantity, &mut row);
                     changed.push(record.id);
+                    steps.push((operator_id, record.id, "synced", RecordStatus::Recorded));
                     inserts.push(row);
                 }
             }
@@ -231,7 +254,7 @@ pub async fn project_diaries(
                 .filter(service_record::Column::OperatorId.eq(operator_id))
                 .all(db)
                 .await?;
-            orphaned.retain(|m| !kept.contains(&m.id));
+            orphaned.retain(|m| !kept.contains(&m.id) && !is_locked(plan, m.started_at));
             for row in orphaned {
                 before.push(Span::of(&row));
                 service_record::Entity::delete_by_id(row.id)
@@ -250,6 +273,20 @@ pub async fn project_diaries(
     // Changed content drops what reviewers acknowledged about the old one (new rows have
     // none); then the findings follow the rows in the same transaction.
     store::forget_acknowledgements(db, &corrected).await?;
+    let mut by_operator: HashMap<Uuid, Vec<HistoryEntry>> = HashMap::new();
+    for (operator, record, action, status) in steps {
+        by_operator.entry(operator).or_default().push(HistoryEntry {
+            record,
+            action,
+            status,
+            reason_code: None,
+            note: None,
+            at: now,
+        });
+    }
+    for (operator, entries) in by_operator {
+        reviews::add_device_history(db, operator, &entries).await?;
+    }
     findings::after_records_changed(db, &changed, &before, now).await?;
     Ok(outcome)
 }

@@ -691,3 +691,89 @@ story!(
         );
     }
 );
+
+story!(
+    a_month_approved_in_a_statement_keeps_its_records_against_late_device_changes,
+    |app| async move {
+        use chrono::Datelike;
+        use taccuino_server::domain::statement::Month;
+        let demo = Demo::discover(&app).await;
+        let operator = app.login(demo::OPERATOR).await;
+        let coordinator = app.login(demo::COORDINATOR).await;
+        let office = app.login(demo::ADMINISTRATIVE).await;
+        let worker = app.login(demo::SOCIAL_WORKER).await;
+        let (diary, _) = operator_documents(&operator, &demo).await;
+        let phone = Device::register(&operator, "Telefono").await;
+        sync_now(&phone, &app, &operator, &[diary]).await;
+
+        // A visit of last month reaches the register...
+        let days_ago = u64::from(Utc::now().day()) + 5;
+        let id = Uuid::new_v4();
+        let mut fields =
+            taccuino_tests::sync_fixtures::visit(demo.sad_id.parse().expect("id"), days_ago);
+        phone.record(diary, id, &fields).expect("record");
+        sync_now(&phone, &app, &operator, &[diary]).await;
+        let before = register_shows(&worker, id, |r| r["status"] == "recorded").await;
+
+        // ...and the month is submitted and approved.
+        let month = Month::of(fields.started_at);
+        let draft = coordinator
+            .post(
+                "/statements",
+                json!({"municipality_id": demo.municipality_id, "month": month.to_string()}),
+            )
+            .await
+            .expect(201);
+        let path = format!("/statements/{}", draft.id());
+        let submitted = coordinator
+            .post_if_match(&format!("{path}/submit"), json!({}), &draft.etag())
+            .await
+            .expect(200);
+        office
+            .post_if_match(&format!("{path}/approve"), json!({}), &submitted.etag())
+            .await
+            .expect(200);
+
+        // The phone, offline since, changes the visit and removes nothing: the change stays in
+        // its diary but the approved month's row does not move.
+        fields.notes = "Nota aggiunta dopo l'approvazione".to_owned();
+        phone.record(diary, id, &fields).expect("record");
+        // A visit of today in the same upload shows when the projection has run.
+        let today = Uuid::new_v4();
+        phone
+            .record(
+                diary,
+                today,
+                &taccuino_tests::sync_fixtures::visit(demo.sad_id.parse().expect("id"), 0),
+            )
+            .expect("record");
+        sync_now(&phone, &app, &operator, &[diary]).await;
+        register_shows(&worker, today, |_| true).await;
+        let after = worker
+            .get(&format!("/service-records/{id}"))
+            .await
+            .expect(200);
+        assert_eq!(after.body["notes"], before["notes"], "{after}");
+        assert_eq!(after.body["version"], before["version"]);
+
+        // A bulk validation leaves the month alone too, and says why.
+        let (start, end) = month.bounds();
+        let outcome = worker
+            .post(
+                "/reviews/bulk-validate",
+                json!({"provider_id": demo.girasole_id, "from": start, "to": end}),
+            )
+            .await
+            .expect(200);
+        assert_eq!(outcome.body["validated"], json!([]), "{outcome}");
+        let skipped = outcome.body["skipped"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let ours = skipped
+            .iter()
+            .find(|s| s["id"] == id.to_string())
+            .unwrap_or_else(|| panic!("our record is skipped: {outcome}"));
+        assert_eq!(ours["reason"], "month_locked");
+    }
+);

@@ -221,7 +221,7 @@ pub(super) async fn bulk_validate_service_records(
     }
     let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
     let mut findings = reviews::finding_states(&txn, &ids).await?;
-    let locked = reviews::locked_months(&txn, municipality).await?;
+    let locked = reviews::locked_months(&txn, &[municipality]).await?;
     let plan_ids: Vec<Uuid> = {
         let mut p: Vec<Uuid> = records.iter().map(|r| r.care_plan_id).collect();
         p.sort_unstable();
@@ -245,7 +245,7 @@ pub(super) async fn bulk_validate_service_records(
             status: RecordStatus::parse(&r.status).unwrap_or(RecordStatus::Recorded),
             locked: providers
                 .get(&r.care_plan_id)
-                .is_some_and(|p| reviews::is_locked(&locked, *p, r.started_at)),
+                .is_some_and(|p| reviews::is_locked(&locked, municipality, *p, r.started_at)),
             findings: findings.remove(&r.id).unwrap_or_default(),
         })
         .collect();
