@@ -18,10 +18,32 @@ impl MigrationTrait for Migration {
         for index in indexes() {
             manager.create_index(index).await?;
         }
+        // Where the beneficiary lives, when the social worker recorded it: the rules compare
+        // a visit's position with it. One column per statement: SQLite alters one at a time.
+        for column in ADDRESS_COLUMNS {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(t("beneficiaries"))
+                        .add_column(double_null(t(column)))
+                        .to_owned(),
+                )
+                .await?;
+        }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in ADDRESS_COLUMNS {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(t("beneficiaries"))
+                        .drop_column(t(column))
+                        .to_owned(),
+                )
+                .await?;
+        }
         for name in TABLE_NAMES.iter().rev() {
             manager
                 .drop_table(Table::drop().table(Alias::new(*name)).to_owned())
@@ -30,6 +52,8 @@ impl MigrationTrait for Migration {
         Ok(())
     }
 }
+
+const ADDRESS_COLUMNS: [&str; 2] = ["address_latitude", "address_longitude"];
 
 const TABLE_NAMES: [&str; 6] = [
     "care_plan_status_changes",

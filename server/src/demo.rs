@@ -24,6 +24,17 @@ use crate::domain::beneficiary::{pseudonym, sex_code};
 use crate::domain::civil_time;
 use crate::domain::tax_code::{Sex, compose};
 
+/// The centre of the demo's town (WGS 84).
+const MELEGNANO: (f64, f64) = (45.3585, 9.3232);
+
+/// A deterministic offset in `-width/2..width/2` from a name.
+fn spread(name: &str, width: f64) -> f64 {
+    let hash = name
+        .bytes()
+        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    (f64::from(hash % 1000) / 1000.0 - 0.5) * width
+}
+
 /// Password of every demo account (demo mode only).
 pub const DEMO_PASSWORD: &str = "taccuino-demo";
 
@@ -374,6 +385,10 @@ fn person(
             rng.pick(STREETS),
             rng.range(1, 120)
         )),
+        // Around Melegnano, spread without drawing from the generator, so that everything
+        // generated after the people stays as it was.
+        address_latitude: Some(MELEGNANO.0 + spread(family, 0.02)),
+        address_longitude: Some(MELEGNANO.1 + spread(given, 0.03)),
         phone: rng.chance(92).then(|| {
             format!(
                 "+39 {} {:07}",

@@ -845,3 +845,76 @@ story!(
         assert_eq!(late["default_severity"], "warning");
     }
 );
+
+story!(
+    a_visit_recorded_far_from_home_is_flagged_once_the_address_is_placed,
+    |app| async move {
+        let demo = Demo::discover(&app).await;
+        let worker = app.login(demo::SOCIAL_WORKER).await;
+        let operator = app.login(demo::OPERATOR).await;
+        let plan = fresh_plan(&app, &demo).await;
+        let person = worker
+            .get(&format!("/care-plans/{plan}"))
+            .await
+            .expect(200)
+            .body["beneficiary_id"]
+            .as_str()
+            .map(|id| format!("/beneficiaries/{id}"))
+            .expect("a beneficiary");
+
+        // Two kilometres north of Melegnano's centre.
+        let mut visit = visit_on(&demo, &plan, last_monday(), "19:30", "20:30");
+        visit["latitude"] = json!(45.3765);
+        visit["longitude"] = json!(9.3232);
+        let record = operator.post("/service-records", visit).await.expect(201);
+        assert_eq!(
+            codes(&record.body),
+            Vec::<String>::new(),
+            "no address position yet"
+        );
+
+        // The social worker places the address: a point off the globe is refused...
+        let etag = worker.get(&person).await.expect(200).etag();
+        worker
+            .patch(
+                &person,
+                json!({"address_position": {"latitude": 95.0, "longitude": 9.3}}),
+                &etag,
+            )
+            .await
+            .expect_invalid("address_position.latitude");
+        // ...the right one flags the visit, with the distance.
+        let placed = worker
+            .patch(
+                &person,
+                json!({"address_position": {"latitude": 45.3585, "longitude": 9.3232}}),
+                &etag,
+            )
+            .await
+            .expect(200);
+        assert_eq!(placed.body["address_position"]["latitude"], 45.3585);
+        let flagged = read(&worker, &record.id()).await;
+        let far = finding(&flagged.body, "far_from_address");
+        assert_eq!(far["severity"], "warning");
+        assert_eq!(far["measured"]["unit"], "m");
+        let metres = far["measured"]["value"].as_f64().expect("metres");
+        assert!((1_900.0..2_100.0).contains(&metres), "{metres}");
+
+        // The operator's phone sees the address position too (a visit needs it).
+        let seen = operator.get(&person).await.expect(200);
+        assert_eq!(
+            seen.body["address_position"],
+            placed.body["address_position"]
+        );
+
+        // Cleared again: nothing to compare with, no finding.
+        worker
+            .patch(&person, json!({"address_position": null}), &placed.etag())
+            .await
+            .expect(200);
+        assert_eq!(
+            codes(&read(&worker, &record.id()).await.body),
+            Vec::<String>::new()
+        );
+    }
+);

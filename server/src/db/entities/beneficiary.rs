@@ -18,6 +18,9 @@ pub struct Model {
     pub residence_municipality: String,
     pub citizenship: String,
     pub address: Option<String>,
+    /// WGS 84 position of the address, when recorded.
+    pub address_latitude: Option<f64>,
+    pub address_longitude: Option<f64>,
     pub phone: Option<String>,
     pub access_notes: Option<String>,
     pub status: String,

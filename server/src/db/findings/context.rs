@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use crate::{
     db::entities::{
-        care_plan, care_plan_operator, care_plan_operator_removal, care_plan_status_change,
-        planned_service, rule_setting, service_record, service_type,
+        beneficiary, care_plan, care_plan_operator, care_plan_operator_removal,
+        care_plan_status_change, planned_service, rule_setting, service_record, service_type,
     },
     domain::{
         care_plan::PlanStatus,
@@ -170,6 +170,21 @@ pub async fn plans(
     types.sort_unstable();
     types.dedup();
     let units = units(db, &types).await?;
+    let mut people: Vec<Uuid> = plans.iter().map(|p| p.beneficiary_id).collect();
+    people.sort_unstable();
+    people.dedup();
+    let mut homes: HashMap<Uuid, (f64, f64)> = HashMap::new();
+    for chunk in people.chunks(CHUNK) {
+        for b in beneficiary::Entity::find()
+            .filter(beneficiary::Column::Id.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?
+        {
+            if let Some(home) = b.address_latitude.zip(b.address_longitude) {
+                homes.insert(b.id, home);
+            }
+        }
+    }
     let mut contexts: HashMap<Uuid, PlanContext> = plans
         .into_iter()
         .map(|p| {
@@ -185,7 +200,7 @@ pub async fn plans(
                     valid_from: p.valid_from,
                     valid_to: p.valid_to,
                     planned: Vec::new(),
-                    address_position: None,
+                    address_position: homes.get(&p.beneficiary_id).copied(),
                 },
                 allowances: Vec::new(),
             };

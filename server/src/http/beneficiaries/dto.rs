@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::{
     db::entities::{beneficiary, sensitive_note},
     domain::{
+        FieldError,
         access::BeneficiaryView,
         beneficiary::{BeneficiaryStatus, parse_sex},
         tax_code::Sex,
@@ -73,6 +74,10 @@ pub(super) struct Beneficiary {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 300, example = "Via Roma 1, Milano")]
     pub(super) address: Option<String>,
+    /// Where the address is, when recorded: visits recorded far from it are flagged
+    /// (`far_from_address`, docs/rules.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) address_position: Option<Position>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 32, pattern = r"^[0-9 +]+$", example = "+39 02 1234567")]
     pub(super) phone: Option<String>,
@@ -107,6 +112,7 @@ impl Beneficiary {
             residence_municipality: None,
             citizenship: None,
             address: None,
+            address_position: None,
             phone: None,
             access_notes: None,
             status,
@@ -124,6 +130,7 @@ impl Beneficiary {
                 residence_municipality: Some(m.residence_municipality),
                 citizenship: Some(m.citizenship),
                 address: m.address,
+                address_position: Position::of(m.address_latitude, m.address_longitude),
                 phone: m.phone,
                 access_notes: m.access_notes,
                 version: Some(m.version),
@@ -135,6 +142,7 @@ impl Beneficiary {
                 given_name: Some(m.given_name),
                 family_name: Some(m.family_name),
                 address: m.address,
+                address_position: Position::of(m.address_latitude, m.address_longitude),
                 phone: m.phone,
                 access_notes: m.access_notes,
                 ..base
@@ -178,13 +186,55 @@ pub(super) struct NewBeneficiary {
     pub(super) citizenship: String,
     #[schema(max_length = 300)]
     pub(super) address: Option<String>,
+    /// Where the address is (WGS 84), if known.
+    pub(super) address_position: Option<Position>,
     #[schema(max_length = 32, pattern = r"^[0-9 +]+$")]
     pub(super) phone: Option<String>,
     #[schema(max_length = 500)]
     pub(super) access_notes: Option<String>,
 }
 
-/// Changes to a beneficiary (JSON merge patch; `null` clears `address`, `phone`, `access_notes`).
+/// A WGS 84 position.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Position {
+    #[schema(format = Double, minimum = -90, maximum = 90, example = 45.3585)]
+    pub(super) latitude: f64,
+    #[schema(format = Double, minimum = -180, maximum = 180, example = 9.3232)]
+    pub(super) longitude: f64,
+}
+
+impl Position {
+    fn of(latitude: Option<f64>, longitude: Option<f64>) -> Option<Self> {
+        latitude.zip(longitude).map(|(latitude, longitude)| Self {
+            latitude,
+            longitude,
+        })
+    }
+
+    /// The position, or the field errors of a point off the globe.
+    pub(super) fn check(self, field: &str, errors: &mut Vec<FieldError>) -> Option<Self> {
+        let mut ok = true;
+        if !(-90.0..=90.0).contains(&self.latitude) {
+            errors.push(FieldError::new(
+                format!("{field}.latitude"),
+                "must be between -90 and 90",
+            ));
+            ok = false;
+        }
+        if !(-180.0..=180.0).contains(&self.longitude) {
+            errors.push(FieldError::new(
+                format!("{field}.longitude"),
+                "must be between -180 and 180",
+            ));
+            ok = false;
+        }
+        ok.then_some(self)
+    }
+}
+
+/// Changes to a beneficiary (JSON merge patch; `null` clears `address`, `address_position`,
+/// `phone`, `access_notes`).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct BeneficiaryPatch {
@@ -204,6 +254,9 @@ pub(super) struct BeneficiaryPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, nullable, max_length = 300)]
     pub(super) address: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Position>, nullable)]
+    pub(super) address_position: Option<Option<Position>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, nullable, max_length = 32, pattern = r"^[0-9 +]+$")]
     pub(super) phone: Option<Option<String>>,

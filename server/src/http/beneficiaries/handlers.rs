@@ -24,6 +24,7 @@ use crate::{
         beneficiary::{BeneficiaryStatus, check_identity, parse_sex, pseudonym, sex_code},
     },
     error::ApiError,
+    findings,
     http::{
         ApiJson, IfMatch, Page, created, extract::ApiQuery, ok_tagged, required_text, sort_by, text,
     },
@@ -161,6 +162,9 @@ pub(super) async fn create_beneficiary(
     let citizenship = input.citizenship.trim().to_owned();
     check_citizenship(&citizenship, &mut errors);
     let address = text("address", input.address, 300, &mut errors);
+    let position = input
+        .address_position
+        .and_then(|p| p.check("address_position", &mut errors));
     let phone = text("phone", input.phone, 32, &mut errors);
     check_phone("phone", &phone, &mut errors);
     let access_notes = text("access_notes", input.access_notes, 500, &mut errors);
@@ -194,6 +198,8 @@ pub(super) async fn create_beneficiary(
         residence_municipality: Set(residence),
         citizenship: Set(citizenship),
         address: Set(address),
+        address_latitude: Set(position.map(|p| p.latitude)),
+        address_longitude: Set(position.map(|p| p.longitude)),
         phone: Set(phone),
         access_notes: Set(access_notes),
         status: Set(BeneficiaryStatus::Active.as_str().to_owned()),
@@ -281,6 +287,11 @@ pub(super) async fn update_beneficiary(
     if let Some(value) = input.address {
         changes.address = Set(text("address", value, 300, &mut errors));
     }
+    if let Some(value) = input.address_position {
+        let position = value.and_then(|p| p.check("address_position", &mut errors));
+        changes.address_latitude = Set(position.map(|p| p.latitude));
+        changes.address_longitude = Set(position.map(|p| p.longitude));
+    }
     if let Some(value) = input.phone {
         let phone = text("phone", value, 32, &mut errors);
         check_phone("phone", &phone, &mut errors);
@@ -355,6 +366,14 @@ pub(super) async fn update_beneficiary(
     )
     .await?;
     let updated = find(&txn, &ctx, current.id).await?;
+    let moved = (updated.address_latitude, updated.address_longitude)
+        != (current.address_latitude, current.address_longitude);
+    if moved {
+        // Visits are compared with the address's position (`far_from_address`).
+        for plan_id in plans_of(&txn, current.id).await? {
+            findings::after_plan_changed(&txn, plan_id, Utc::now()).await?;
+        }
+    }
     txn.commit().await?;
     // The visit details (name, address, phone, access notes) live in the plan documents.
     for plan_id in plans_of(&state.db, current.id).await? {
