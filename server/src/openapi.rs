@@ -80,6 +80,7 @@ fn apply_conventions(doc: &mut Value) {
         .unwrap_or_default();
     doc["components"] = Value::Object(components);
     add_components(&mut doc["components"]);
+    describe_rules(&mut doc["components"]);
     if let Some(paths) = doc["paths"].as_object_mut().map(std::mem::take) {
         let rewritten: Map<String, Value> = paths
             .into_iter()
@@ -264,4 +265,29 @@ fn complete_operation(op: &mut Value, method: &str, has_path_id: bool) {
     add("429", "TooManyRequests");
     add("503", "ServiceUnavailable");
     add("default", "InternalError");
+}
+
+/// The rule catalogue in the `RuleCode` schema, from the code itself (docs/rules.md has it too).
+fn describe_rules(components: &mut Value) {
+    use crate::domain::rules::RuleCode;
+    let rows: Vec<String> = RuleCode::ALL
+        .iter()
+        .map(|c| {
+            format!(
+                "| `{}` | {} | {} |",
+                c.as_str(),
+                c.meaning(),
+                c.default_severity().as_str()
+            )
+        })
+        .collect();
+    if let Some(schema) = components
+        .get_mut("schemas")
+        .and_then(|s| s.get_mut("RuleCode"))
+    {
+        schema["description"] = json!(format!(
+            "The stable code of an automatic check (docs/rules.md). Each municipality may turn a rule off, change its severity and set its thresholds (`Thresholds`).\n\n| code | finds | default severity |\n|---|---|---|\n{}",
+            rows.join("\n")
+        ));
+    }
 }

@@ -70,6 +70,43 @@ impl RuleCode {
         }
     }
 
+    /// What the rule finds, for the catalogue (docs/rules.md, the OpenAPI document).
+    pub fn meaning(self) -> &'static str {
+        use RuleCode::*;
+        match self {
+            OutsidePlanPeriod => {
+                "delivered (Rome date) outside the plan's period or the planned service's own window"
+            }
+            PlanNotActive => {
+                "the plan was suspended or closed when the visit took place, or is still a draft"
+            }
+            ServiceNotInPlan => "the service type is not planned",
+            OperatorNotAuthorized => {
+                "the operator was not authorized on the plan at the time of the visit"
+            }
+            OverAllowance => {
+                "with this record the week's (ISO week) or month's total passes the planned allowance"
+            }
+            OperatorOverlap => "the same operator is recorded elsewhere at the same time",
+            BeneficiaryOverlap => {
+                "another operator recorded the same service for the same beneficiary at the same time"
+            }
+            LikelyDuplicate => {
+                "the same operator, service and beneficiary, starting within the duplicate window"
+            }
+            StartInFuture => "the visit starts after the moment of the check",
+            ImplausibleDuration => "shorter or longer than a visit plausibly lasts",
+            VisitLeftOpen => "an hourly visit started and never ended",
+            TransportIncomplete => "a transport without origin or destination",
+            ImplausibleKm => "more kilometres than the duration allows",
+            RecordedLate => "the server received it long after the visit",
+            FarFromAddress => {
+                "recorded far from the beneficiary's address, when both positions are known"
+            }
+            MissedWithoutReason => "a missed visit without a reason",
+        }
+    }
+
     /// The severity a municipality starts with.
     pub fn default_severity(self) -> Severity {
         use RuleCode::*;
@@ -308,6 +345,22 @@ mod tests {
         }
         assert_eq!(RuleCode::OverAllowance.family(), Family::Allowance);
         assert_eq!(RuleCode::LikelyDuplicate.family(), Family::Neighbours);
+    }
+
+    #[test]
+    fn the_catalogue_in_the_docs_matches_the_code() {
+        let docs = include_str!("../../../../docs/rules.md");
+        for code in RuleCode::ALL {
+            let row = docs
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}` |", code.as_str())))
+                .unwrap_or_else(|| panic!("docs/rules.md lacks {}", code.as_str()));
+            assert!(
+                row.contains(&format!("| {} |", code.default_severity().as_str())),
+                "docs/rules.md gives {} another default severity",
+                code.as_str()
+            );
+        }
     }
 
     #[test]
