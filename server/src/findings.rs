@@ -15,7 +15,10 @@ use uuid::Uuid;
 use crate::{
     db::{
         entities::{care_plan, finding, service_record},
-        findings::{context, store},
+        findings::{
+            context::{self, distinct},
+            store,
+        },
     },
     domain::{
         civil_time,
@@ -278,13 +281,6 @@ async fn evaluate_batch(
         },
         targets,
     ))
-}
-
-fn distinct(ids: impl Iterator<Item = Uuid>) -> Vec<Uuid> {
-    let mut ids: Vec<Uuid> = ids.collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
 }
 
 fn dedup(rows: Vec<RecordRow>) -> Vec<RecordRow> {

@@ -62,10 +62,7 @@ async fn rows_of(
     db: &impl ConnectionTrait,
     rows: Vec<service_record::Model>,
 ) -> Result<Vec<RecordRow>, DbErr> {
-    let mut types: Vec<Uuid> = rows.iter().map(|r| r.service_type_id).collect();
-    types.sort_unstable();
-    types.dedup();
-    let units = units(db, &types).await?;
+    let units = units(db, &distinct(rows.iter().map(|r| r.service_type_id))).await?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -166,13 +163,8 @@ pub async fn plans(
                 .await?,
         );
     }
-    let mut types: Vec<Uuid> = services.iter().map(|s| s.service_type_id).collect();
-    types.sort_unstable();
-    types.dedup();
-    let units = units(db, &types).await?;
-    let mut people: Vec<Uuid> = plans.iter().map(|p| p.beneficiary_id).collect();
-    people.sort_unstable();
-    people.dedup();
+    let units = units(db, &distinct(services.iter().map(|s| s.service_type_id))).await?;
+    let people = distinct(plans.iter().map(|p| p.beneficiary_id));
     let mut homes: HashMap<Uuid, (f64, f64)> = HashMap::new();
     for chunk in people.chunks(CHUNK) {
         for b in beneficiary::Entity::find()
@@ -381,6 +373,32 @@ pub async fn records_near(
         );
     }
     Ok(rows)
+}
+
+/// The ids, each once, sorted.
+pub fn distinct(ids: impl Iterator<Item = Uuid>) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// The provider of each of these plans.
+pub async fn providers(
+    db: &impl ConnectionTrait,
+    plans: &[Uuid],
+) -> Result<HashMap<Uuid, Uuid>, DbErr> {
+    let mut providers = HashMap::new();
+    for chunk in plans.chunks(CHUNK) {
+        for plan in care_plan::Entity::find()
+            .filter(care_plan::Column::Id.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?
+        {
+            providers.insert(plan.id, plan.provider_id);
+        }
+    }
+    Ok(providers)
 }
 
 /// How much earlier than a changed visit a related visit may start: a visit lasts at most a

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{Condition, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -16,7 +16,8 @@ use crate::{
     auth::caller::Ctx,
     db::{
         self, audit,
-        entities::{care_plan, service_record},
+        entities::service_record,
+        findings::context,
         reviews::{self, HistoryEntry, QueueFilter},
         scope,
     },
@@ -222,22 +223,11 @@ pub(super) async fn bulk_validate_service_records(
     let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
     let mut findings = reviews::finding_states(&txn, &ids).await?;
     let locked = reviews::locked_months(&txn, &[municipality]).await?;
-    let plan_ids: Vec<Uuid> = {
-        let mut p: Vec<Uuid> = records.iter().map(|r| r.care_plan_id).collect();
-        p.sort_unstable();
-        p.dedup();
-        p
-    };
-    let mut providers = std::collections::HashMap::new();
-    for chunk in plan_ids.chunks(500) {
-        for plan in care_plan::Entity::find()
-            .filter(care_plan::Column::Id.is_in(chunk.iter().copied()))
-            .all(&txn)
-            .await?
-        {
-            providers.insert(plan.id, plan.provider_id);
-        }
-    }
+    let providers = context::providers(
+        &txn,
+        &context::distinct(records.iter().map(|r| r.care_plan_id)),
+    )
+    .await?;
     let candidates = records
         .iter()
         .map(|r| Candidate {
