@@ -106,7 +106,7 @@ fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
             )
             .split_for_parts();
         app.service(http::docs::swagger_ui())
-            .service(http::docs::placeholder_pwa)
+            .configure(http::pwa::routes)
             .default_service(web::to(problems::not_found))
     })
     .listen(listener)?

@@ -10,6 +10,7 @@ mod database;
 pub mod device;
 pub mod fixtures;
 mod http;
+pub mod node;
 pub mod process;
 pub mod smtp;
 pub mod sync_fixtures;

@@ -1,7 +1,6 @@
-//! The OpenAPI document, the offline interactive documentation at `/docs`, and the
-//! placeholder page at `/` until the PWA lands.
+//! The OpenAPI document and the offline interactive documentation at `/docs`.
 
-use actix_web::{HttpResponse, get, http::header, web};
+use actix_web::{HttpResponse, http::header, web};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 /// Where the document is served; inside `/api/v1`, so it sits next to what it describes.
@@ -28,12 +27,4 @@ pub async fn openapi_json(document: web::Data<PublishedDocument>) -> HttpRespons
 /// Swagger UI, vendored into the binary (no CDN), reading the document above.
 pub fn swagger_ui() -> SwaggerUi {
     SwaggerUi::new("/docs/{_:.*}").config(Config::from(DOCUMENT_URL))
-}
-
-/// The page at `/`.
-#[get("/")]
-pub async fn placeholder_pwa() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-        .body(include_str!("../../../pwa/index.html"))
 }

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod observe;
 pub mod organizations;
 pub mod problems;
+pub mod pwa;
 pub mod rate_limit;
 pub mod rule_settings;
 pub mod service_records;

@@ -18,7 +18,8 @@ fn is_problem<B>(res: &ServiceResponse<B>) -> bool {
         .is_some_and(|v| v.starts_with(PROBLEM_JSON))
 }
 
-fn generic(status: StatusCode) -> HttpResponse {
+/// A problem+json answer with the generic title and detail of `status`.
+pub fn generic(status: StatusCode) -> HttpResponse {
     let (code, detail) = match status {
         StatusCode::NOT_FOUND => (
             "not-found",

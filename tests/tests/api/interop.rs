@@ -2,73 +2,26 @@
 //! pinned in tests/interop/) syncs a diary with our server, reads a review back, and is
 //! refused a document it may not see: no protocol code of ours on that side.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
-
 use serde_json::{Value, json};
 use taccuino_sync::DocumentKind;
 use taccuino_tests::{
-    DEMO_PASSWORD, TestApp, demo, device::my_documents, fixtures::Demo, story,
+    DEMO_PASSWORD, TestApp, demo, device::my_documents, fixtures::Demo, node, story,
     sync_fixtures::register_shows,
 };
 use uuid::Uuid;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate lives in the workspace")
-        .to_path_buf()
-}
-
-/// Installs the pinned npm packages once per test binary.
-fn ensure_node_client() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        let status = Command::new(repo_root().join("scripts/ensure-interop-deps"))
-            .status()
-            .expect("running scripts/ensure-interop-deps");
-        assert!(
-            status.success(),
-            "installing the Node interop client failed"
-        );
-    });
-}
-
 /// Runs the Node client in `mode` as `email`; returns its final JSON line.
 async fn node_client(app: &TestApp, email: &str, mode: &str, vars: &[(&str, String)]) -> Value {
-    ensure_node_client();
-    let mut command = Command::new("node");
-    command
-        .current_dir(repo_root())
-        .arg("tests/interop/sync-diary.mjs")
-        .env("TACCUINO_API", &app.api)
-        .env("TACCUINO_EMAIL", email)
-        .env("TACCUINO_PASSWORD", DEMO_PASSWORD)
-        .env("MODE", mode)
-        .env("TIMEOUT_MS", "20000");
-    for (name, value) in vars {
-        command.env(name, value);
-    }
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .expect("the node task")
-        .expect("running node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().last().unwrap_or_default();
-    let result: Value = serde_json::from_str(last).unwrap_or_else(|_| {
-        panic!(
-            "the Node client printed no JSON result:\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    assert_eq!(
-        result["ok"],
-        true,
-        "Node client ({mode}) failed: {result}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    result
+    node::ensure("ensure-node-deps", &["tests/interop"]);
+    let mut all = vec![
+        ("TACCUINO_API".to_owned(), app.api.clone()),
+        ("TACCUINO_EMAIL".to_owned(), email.to_owned()),
+        ("TACCUINO_PASSWORD".to_owned(), DEMO_PASSWORD.to_owned()),
+        ("MODE".to_owned(), mode.to_owned()),
+        ("TIMEOUT_MS".to_owned(), "20000".to_owned()),
+    ];
+    all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    node::run("tests/interop/sync-diary.mjs", all).await
 }
 
 story!(

@@ -3,6 +3,7 @@
 //! One test binary for the whole suite keeps build times down; each module is one theme.
 
 mod auth;
+mod browser;
 mod care_plans;
 mod documentation;
 mod errors;

@@ -1,0 +1,97 @@
+// An operator signs in, loses the network, records three visits (one with the timer, across a
+// reload; a transport; a missed visit), reloads the app offline and finds them, then gets the
+// network back and sees them sent. Run by tests/tests/api/browser.rs, which then asks the server.
+//
+//   TACCUINO_URL TACCUINO_PASSWORD OPERATOR_EMAIL TRANSPORT_PLAN_ID OTHER_PLAN_ID
+//   YESTERDAY (YYYY-MM-DD) [SCREENSHOTS_DIR] node offline-visits.mjs
+import { BASE, appCached, assert, listedRecords, phone, run, shot, signIn, syncState } from "./lib.mjs"
+
+const TRANSPORT_PLAN = process.env.TRANSPORT_PLAN_ID
+const OTHER_PLAN = process.env.OTHER_PLAN_ID
+const YESTERDAY = process.env.YESTERDAY
+
+await run(async browser => {
+  const { page, network } = await phone(browser)
+  await page.goto(`${BASE}/`)
+  await shot(page, "01-accesso")
+  await signIn(page, process.env.OPERATOR_EMAIL)
+  await syncState(page, "online", 0)
+  await appCached(page)
+  await page.waitForSelector(`[data-plan="${TRANSPORT_PLAN}"]`)
+  await shot(page, "02-oggi")
+  const persisted = await page.evaluate(() => navigator.storage.persisted())
+  assert(persisted, "the app asked the browser to keep its storage")
+
+  await network.offline()
+  await syncState(page, "offline")
+
+  // 1. A visit with the timer: start at the door...
+  const card = page.locator(`[data-plan="${OTHER_PLAN}"]`)
+  await card.getByRole("button", { name: "Inizia visita" }).click()
+  const choice = card.getByRole("group", { name: "Scegli il servizio" })
+  if (await choice.isVisible()) await choice.getByRole("button").first().click()
+  await page.waitForSelector(".running")
+  // ...the app is closed and opened again (offline): the visit is still running.
+  await page.reload()
+  await page.waitForSelector(".running")
+  await shot(page, "03-visita-in-corso")
+  await page.getByRole("button", { name: "Termina visita" }).click()
+  await page.waitForURL(/\/app\/service-records\//)
+  await page.getByLabel("Note").fill("Visita con il timer")
+  await page.getByRole("button", { name: "Salva le modifiche" }).click()
+  await page.waitForURL(/\/app\/today/)
+
+  // 2. A transport, typed in afterwards.
+  await page.locator(`[data-plan="${TRANSPORT_PLAN}"]`).getByRole("link", { name: "Registra" }).click()
+  await page.getByLabel("Servizio").selectOption({ label: "Trasporto sociale" })
+  await page.getByLabel("Data").fill(YESTERDAY)
+  await page.getByLabel("Inizio").fill("09:00")
+  await page.getByLabel("Fine").fill("09:40")
+  await page.getByLabel("Partenza").fill("Casa")
+  await page.getByLabel("Arrivo").fill("Ospedale di Vizzolo Predabissi")
+  // A wrong value first: the form says what is wrong and saves nothing.
+  await page.getByLabel("Chilometri").fill("-3")
+  await page.getByRole("button", { name: "Salva", exact: true }).click()
+  await page.getByText("Chilometri non validi").waitFor()
+  await page.getByLabel("Chilometri").fill("12,5")
+  await shot(page, "04-trasporto")
+  await page.getByRole("button", { name: "Salva", exact: true }).click()
+  await page.waitForURL(/\/app\/today/)
+  const saveMs = Number(await page.evaluate(() => document.documentElement.dataset.lastSaveMs))
+
+  // 3. A missed visit, with its reason.
+  await page.locator(`[data-plan="${OTHER_PLAN}"]`).getByRole("link", { name: "Registra" }).click()
+  const service = page.getByLabel("Servizio")
+  if ((await service.inputValue()) === "") await service.selectOption({ index: 1 })
+  await page.getByLabel("Visita non effettuata").check()
+  await page.getByLabel("Motivo").selectOption({ label: "Beneficiario assente" })
+  await page.getByLabel("Data").fill(YESTERDAY)
+  await page.getByLabel("Ora prevista").fill("15:00")
+  await page.getByRole("button", { name: "Salva", exact: true }).click()
+  await page.waitForURL(/\/app\/today/)
+
+  await syncState(page, "offline", 3)
+  await page.getByRole("link", { name: "Registrazioni", exact: true }).click()
+  await page.getByRole("link", { name: "Da inviare", exact: true }).click()
+  const recorded = await listedRecords(page)
+  assert(recorded.length === 3, `three records waiting, listed ${recorded.length}`)
+  await shot(page, "05-registrazioni-offline")
+
+  // Reload with no network: the service worker serves the app, IndexedDB the records.
+  await page.reload()
+  await syncState(page, "offline", 3)
+  const afterReload = await listedRecords(page)
+  assert(afterReload.length === 3 && afterReload.every(id => recorded.includes(id)), "the same three records after the reload")
+
+  await network.online()
+  await syncState(page, "online", 0)
+  await page.getByRole("link", { name: "Tutte", exact: true }).click()
+  for (const id of recorded) {
+    await page.locator(`[data-record="${id}"] .badge`).filter({ hasText: /In verifica|Validata|Respinta/ }).waitFor()
+  }
+  await page.getByRole("link", { name: "Settimana", exact: true }).click()
+  await shot(page, "06-settimana")
+  await page.getByRole("link", { name: "Profilo", exact: true }).click()
+  await shot(page, "09-profilo")
+  return { records: recorded, save_ms: saveMs }
+})

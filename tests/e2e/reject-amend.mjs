@@ -1,0 +1,64 @@
+// An operator records a visit; the social worker, on the review screen, rejects it with a
+// reason; the operator's phone shows the reason after sync; the operator amends the record and
+// it goes back to review.
+//
+//   TACCUINO_URL TACCUINO_PASSWORD OPERATOR_EMAIL SOCIAL_WORKER_EMAIL PLAN_ID YESTERDAY
+//   [SCREENSHOTS_DIR] node reject-amend.mjs
+import { BASE, assert, eventually, openRecord, phone, recordVisit, run, shot, signIn, syncState } from "./lib.mjs"
+
+const PLAN = process.env.PLAN_ID
+const YESTERDAY = process.env.YESTERDAY
+const REASON = "La visita è durata mezz'ora secondo la famiglia"
+
+await run(async browser => {
+  const operator = await phone(browser)
+  await signIn(operator.page, process.env.OPERATOR_EMAIL)
+  await syncState(operator.page, "online", 0)
+  const id = await recordVisit(operator.page, PLAN, { date: YESTERDAY, start: "16:00", end: "17:00", notes: "Igiene personale" })
+  await syncState(operator.page, "online", 0)
+
+  // The social worker, at a desk, and on a phone for the screenshot.
+  const worker = await phone(browser, { width: 1280, height: 900 })
+  await signIn(worker.page, process.env.SOCIAL_WORKER_EMAIL)
+  const card = worker.page.locator(`[data-record="${id}"]`)
+  await eventually(async () => {
+    await worker.page.goto(`${BASE}/app/reviews?care_plan_id=${PLAN}`)
+    await card.waitFor({ timeout: 2_000 })
+  })
+  await shot(worker.page, "07-verifica-desktop")
+  await card.getByRole("button", { name: "Respingi" }).click()
+  await card.getByRole("button", { name: "Respingi" }).click()
+  await card.getByText("Indica il motivo e una spiegazione.").waitFor()
+  await card.getByLabel("Motivo").selectOption({ label: "Quantità non corrispondente" })
+  await card.getByLabel("Spiegazione per l'operatore").fill(REASON)
+  await card.getByRole("button", { name: "Respingi" }).click()
+  await worker.page.getByText("Prestazione respinta").waitFor()
+
+  const small = await phone(browser)
+  await signIn(small.page, process.env.SOCIAL_WORKER_EMAIL)
+  await small.page.goto(`${BASE}/app/reviews?care_plan_id=${PLAN}&status=rejected`)
+  await small.page.locator(`[data-record="${id}"]`).waitFor()
+  await shot(small.page, "08-verifica")
+
+  // Back on the operator's phone: the outcome arrives with the plan document.
+  const page = operator.page
+  await eventually(async () => {
+    await page.goto(`${BASE}/app/records?filter=sent-back`)
+    await page.locator(`[data-record="${id}"]`).getByText(REASON).waitFor({ timeout: 1_000 })
+  })
+  await openRecord(page, id)
+  await page.getByText(REASON).waitFor()
+  await page.getByText("Respinta", { exact: true }).first().waitFor()
+  await shot(page, "10-respinta")
+  await page.getByLabel("Fine").fill("16:30")
+  await page.getByRole("button", { name: "Salva le modifiche" }).click()
+  await page.waitForURL(/\/app\/today/)
+  await syncState(page, "online", 0)
+  await eventually(async () => {
+    await page.goto(`${BASE}/app/records`)
+    await page.locator(`[data-record="${id}"] .badge`).getByText("Modificata").waitFor({ timeout: 1_000 })
+  })
+  const sentBack = await page.locator(`[data-record="${id}"]`).count()
+  assert(sentBack === 1, "the amended record is listed once")
+  return { record: id, reason: REASON }
+})
