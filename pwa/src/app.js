@@ -61,11 +61,14 @@ async function signIn(email, password) {
 export async function wipe() {
   if (engine) await engine.stop()
   engine = null
-  clearLocalState()
-  await new Promise(resolve => {
+  await new Promise((resolve, reject) => {
     const request = indexedDB.deleteDatabase(DATABASE)
-    request.onsuccess = request.onerror = request.onblocked = () => resolve()
+    request.onsuccess = () => resolve()
+    request.onerror = () => reject(request.error)
+    // Another tab of the app holds the database open: nothing is deleted, say so.
+    request.onblocked = () => reject(new Error("the documents are open in another tab"))
   })
+  clearLocalState()
 }
 
 export function App() {

@@ -114,7 +114,7 @@ export async function signIn(page, email) {
 /** Waits until the sync indicator shows `status` and, if given, `pending` records. */
 export async function syncState(page, status, pending) {
   const selector = pending === undefined ? `.sync[data-status="${status}"]` : `.sync[data-status="${status}"][data-pending="${pending}"]`
-  await page.waitForSelector(selector, { timeout: 20_000 })
+  await page.waitForSelector(selector, { timeout: 30_000 })
 }
 
 /** Waits until the service worker controls the page and has the whole app cached. */

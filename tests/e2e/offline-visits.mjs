@@ -93,5 +93,16 @@ await run(async browser => {
   await shot(page, "06-settimana")
   await page.getByRole("link", { name: "Profilo", exact: true }).click()
   await shot(page, "09-profilo")
+
+  // Signing out wipes the phone, after saying nothing is left to send.
+  await page.getByRole("button", { name: "Esci", exact: true }).click()
+  await page.getByText("Tutto è stato inviato").waitFor()
+  await page.getByRole("button", { name: "Esci e cancella i dati" }).click()
+  await page.waitForURL(/\/app\/login/)
+  const left = await page.evaluate(async () => ({
+    databases: (await indexedDB.databases()).map(d => d.name),
+    keys: Object.keys(localStorage).filter(k => k.startsWith("taccuino.")),
+  }))
+  assert(!left.databases.includes("taccuino-documents") && left.keys.length === 0, `nothing left: ${JSON.stringify(left)}`)
   return { records: recorded, save_ms: saveMs }
 })

@@ -33,12 +33,21 @@ await run(async browser => {
   await card.getByLabel("Spiegazione per l'operatore").fill(REASON)
   await card.getByRole("button", { name: "Respingi" }).click()
   await worker.page.getByText("Prestazione respinta").waitFor()
+  // The rest of the plan's queue in one action: what has no blocking finding is validated.
+  await worker.page.getByRole("button", { name: "Valida le prestazioni senza anomalie bloccanti" }).click()
+  const bulk = await worker.page.getByText(/^Validate \d+, escluse \d+\.$/).textContent()
+  await worker.page.goto(`${BASE}/app/plans/${PLAN}`)
+  await worker.page.getByRole("table").first().waitFor()
+  await shot(worker.page, "11-progetto-desktop")
 
   const small = await phone(browser)
   await signIn(small.page, process.env.SOCIAL_WORKER_EMAIL)
   await small.page.goto(`${BASE}/app/reviews?care_plan_id=${PLAN}&status=rejected`)
   await small.page.locator(`[data-record="${id}"]`).waitFor()
   await shot(small.page, "08-verifica")
+  await small.page.goto(`${BASE}/app/plans/${PLAN}`)
+  await small.page.getByRole("table").first().waitFor()
+  await shot(small.page, "12-progetto")
 
   // Back on the operator's phone: the outcome arrives with the plan document.
   const page = operator.page
@@ -60,5 +69,5 @@ await run(async browser => {
   })
   const sentBack = await page.locator(`[data-record="${id}"]`).count()
   assert(sentBack === 1, "the amended record is listed once")
-  return { record: id, reason: REASON }
+  return { record: id, reason: REASON, bulk }
 })

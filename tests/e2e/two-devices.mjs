@@ -55,5 +55,16 @@ await run(async browser => {
       assert(notes === merged, `merged notes, found ${JSON.stringify(notes)}`)
     })
   }
+  // Phone B is lost: it is revoked from itself while phone A has one record not sent yet.
+  await a.network.offline()
+  await recordVisit(a.page, PLAN, { date: YESTERDAY, start: "17:00", end: "17:30" })
+  await a.page.goto(`${BASE}/app/account`)
+  await a.page.getByRole("button", { name: "Esci", exact: true }).click()
+  await a.page.getByText("1 registrazione non è ancora stata inviata").waitFor()
+  await a.page.getByRole("button", { name: "Annulla" }).click()
+  await b.page.goto(`${BASE}/app/account`)
+  await b.page.getByRole("button", { name: "Revoca questo dispositivo" }).click()
+  await b.page.getByRole("button", { name: "Revoca e cancella i dati" }).click()
+  await b.page.waitForURL(/\/app\/login/)
   return { shared, added, notes: merged }
 })

@@ -30,3 +30,16 @@ export function shortDay(date) {
 export function dateTime(instant) {
   return dateTimeFormat().format(new Date(instant))
 }
+
+const fullFormat = () => new Intl.DateTimeFormat(t.locale, { timeZone: "Europe/Rome", day: "numeric", month: "short", year: "numeric" })
+const monthFormat = () => new Intl.DateTimeFormat(t.locale, { timeZone: "Europe/Rome", month: "long", year: "numeric" })
+
+/** `25 feb 2026` for a `YYYY-MM-DD` date. */
+export function fullDay(date) {
+  return fullFormat().format(new Date(`${date}T12:00:00Z`))
+}
+
+/** `novembre 2026` for a `YYYY-MM` month. */
+export function monthName(month) {
+  return monthFormat().format(new Date(`${month}-15T12:00:00Z`))
+}

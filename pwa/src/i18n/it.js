@@ -246,6 +246,7 @@ export const it = {
     toReview: "Prestazioni da verificare",
     allowance: (amount, unit, period) => `${amount} ${unit} ${period}`,
     week: "Settimana",
+    weekOf: (number, monday) => `${number} · dal ${monday}`,
     month: "Mese",
     validated: "Validate",
     pending: "In verifica",

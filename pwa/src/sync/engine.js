@@ -17,6 +17,8 @@ import { Outbox } from "./outbox.js"
 export const DATABASE = "taccuino-documents"
 
 const BACKOFF_MS = [1_000, 2_000, 5_000, 10_000, 30_000, 60_000]
+/** Connected, changes unconfirmed, and no word from the server for this long: sync again. */
+const UNCONFIRMED_MS = 10_000
 /** The adapter retries by itself every so often; ours come first, so push its retry far away. */
 const ADAPTER_RETRY_MS = 24 * 3_600_000
 
@@ -29,8 +31,9 @@ export class SyncEngine extends EventTarget {
     super()
     const session = loadSession()
     this.outbox = new Outbox()
+    this.storage = new IndexedDBStorageAdapter(DATABASE)
     this.repo = new Repo({
-      storage: new IndexedDBStorageAdapter(DATABASE),
+      storage: this.storage,
       network: [],
       peerId: session.peerId,
       // Save every change at once: a throttled save loses the last record when the page closes.
@@ -51,6 +54,16 @@ export class SyncEngine extends EventTarget {
     window.addEventListener("online", this.onOnline)
     window.addEventListener("offline", this.onOffline)
     this.outbox.addEventListener("change", () => this.emit())
+    this.lastProgressAt = 0
+    // A lost acknowledgement would leave records "waiting" forever on a live connection; a new
+    // connection starts a new sync round, which reports the server's heads again.
+    this.watchdog = setInterval(() => {
+      if (this.status === "online" && this.pending > 0 && Date.now() - this.lastProgressAt > UNCONFIRMED_MS) {
+        this.lastProgressAt = Date.now()
+        this.dropAdapter()
+        this.connectNow()
+      }
+    }, UNCONFIRMED_MS / 2)
   }
 
   /** Opens the known documents from local storage, then connects when there is a network. */
@@ -75,6 +88,7 @@ export class SyncEngine extends EventTarget {
   }
 
   setStatus(status, error = null) {
+    if (status === "online") this.lastProgressAt = Date.now()
     this.status = status
     this.error = error
     this.emit()
@@ -89,7 +103,10 @@ export class SyncEngine extends EventTarget {
       this.checkAcknowledged(handle)
       this.emit()
     })
-    handle.on("remote-heads", () => this.checkAcknowledged(handle))
+    handle.on("remote-heads", () => {
+      this.lastProgressAt = Date.now()
+      this.checkAcknowledged(handle)
+    })
     // A document new to this device arrives from the server after find() returned.
     if (!handle.isReady()) {
       handle.whenReady().then(
@@ -131,6 +148,7 @@ export class SyncEngine extends EventTarget {
     handle.change(change)
     if (sameHeads(before, handle.heads())) return false
     this.outbox.add(handle.documentId, recordId)
+    this.lastProgressAt = Date.now()
     await this.repo.flush([handle.documentId])
     return true
   }
@@ -244,10 +262,13 @@ export class SyncEngine extends EventTarget {
   async stop() {
     this.stopped = true
     clearTimeout(this.timer)
+    clearInterval(this.watchdog)
     window.removeEventListener("online", this.onOnline)
     window.removeEventListener("offline", this.onOffline)
     this.dropAdapter()
     await this.repo.shutdown()
+    // An open connection would block deleting the database (a wipe).
+    ;(await this.storage.dbPromise).close()
   }
 }
 

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks"
 import { html } from "../lib/html.js"
-import { t, number, shortDay } from "../i18n/index.js"
+import { t, fullDay, monthName, number, shortDay } from "../i18n/index.js"
 import { api, apiAll } from "../lib/api.js"
 import { link } from "../lib/router.js"
 import { addDays, isoWeek, month, romeDate, weekStart } from "../lib/time.js"
@@ -23,7 +23,7 @@ export function PlanList() {
         <a class="plan-link" href=${`/app/plans/${p.id}`} onClick=${link}>
           <strong>${beneficiaryName(p)}</strong>
           <span>${p.title}</span>
-          <span class="muted">${reference.organizations.get(p.provider_id)?.name ?? ""} · ${shortDay(p.valid_from)} – ${shortDay(p.valid_to)}</span>
+          <span class="muted">${reference.organizations.get(p.provider_id)?.name ?? ""} · ${fullDay(p.valid_from)} – ${fullDay(p.valid_to)}</span>
         </a>
         <span class=${`badge badge-plan-${p.status}`}>${t.planStatus[p.status] ?? p.status}</span>
       </li>`)}
@@ -39,15 +39,18 @@ export function summarize(plan, records, today) {
   return plan.planned_services.map(service => {
     const periods = []
     if (service.allowance_period === "week") {
-      for (let i = WEEKS - 1; i >= 0; i--) periods.push(isoWeek(addDays(weekStart(today), -7 * i)))
+      for (let i = WEEKS - 1; i >= 0; i--) {
+      const monday = addDays(weekStart(today), -7 * i)
+      periods.push({ key: isoWeek(monday), label: t.plans.weekOf(isoWeek(monday).slice(-2), shortDay(monday)) })
+    }
     } else {
       const [y, m] = today.split("-").map(Number)
       for (let i = MONTHS - 1; i >= 0; i--) {
-        const d = new Date(Date.UTC(y, m - 1 - i, 1))
-        periods.push(d.toISOString().slice(0, 7))
+        const key = new Date(Date.UTC(y, m - 1 - i, 1)).toISOString().slice(0, 7)
+        periods.push({ key, label: monthName(key) })
       }
     }
-    const rows = periods.map(period => {
+    const rows = periods.map(({ key: period, label }) => {
       const mine = records.filter(r => {
         if (r.service_type_id !== service.service_type_id) return false
         const day = romeDate(new Date(r.started_at))
@@ -56,7 +59,7 @@ export function summarize(plan, records, today) {
       const sum = list => list.reduce((n, r) => n + r.quantity, 0)
       const validated = sum(mine.filter(r => r.status === "validated"))
       const pending = sum(mine.filter(r => PENDING.has(r.status)))
-      return { period, validated, pending, left: service.allowance - validated - pending }
+      return { period: label, validated, pending, left: service.allowance - validated - pending }
     })
     return { service, rows }
   })
@@ -81,12 +84,12 @@ export function PlanDetail({ planId }) {
   return html`<section class="stack wide-screen" aria-labelledby="plan-title">
     <div class="page-head">
       <h1 id="plan-title">${beneficiaryName(plan)}</h1>
-      <p class="muted">${plan.title} · ${t.planStatus[plan.status]} · ${shortDay(plan.valid_from)} – ${shortDay(plan.valid_to)}</p>
+      <p class="muted">${plan.title} · ${t.planStatus[plan.status]} · ${fullDay(plan.valid_from)} – ${fullDay(plan.valid_to)}</p>
     </div>
     <a class="button" href=${`/app/reviews?care_plan_id=${plan.id}`} onClick=${link}>${t.plans.toReview}</a>
     ${summarize(plan, records, today).map(({ service, rows }) => html`<div class="card">
       <h2>${service.service_type_code} · ${t.plans.allowance(number(service.allowance), t.unitsShort[service.unit], t.periods[service.allowance_period])}</h2>
-      <table class="table usage-table">
+      <div class="table-wrap"><table class="table usage-table">
         <thead><tr>
           <th>${service.allowance_period === "week" ? t.plans.week : t.plans.month}</th>
           <th class="num">${t.plans.validated}</th><th class="num">${t.plans.pending}</th><th class="num">${t.plans.left}</th><th aria-hidden="true"></th>
@@ -105,7 +108,7 @@ export function PlanDetail({ planId }) {
             </span></td>
           </tr>`
         })}</tbody>
-      </table>
+      </table></div>
     </div>`)}
   </section>`
 }

@@ -13,7 +13,7 @@ use taccuino_tests::{
 use uuid::Uuid;
 
 /// Runs a browser story of `tests/e2e/` against `app`, with screenshots kept in
-/// `tests/artifacts/screenshots/<backend>/`.
+/// `tests/artifacts/screenshots/<backend>/<story>/` (emptied first).
 async fn browser(app: &TestApp, script: &str, vars: &[(&str, String)]) -> Value {
     node::ensure("ensure-chromium", &[]);
     node::ensure("ensure-node-deps", &["tests/e2e"]);
@@ -21,7 +21,10 @@ async fn browser(app: &TestApp, script: &str, vars: &[(&str, String)]) -> Value 
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
     };
-    let shots = node::repo_root().join(format!("tests/artifacts/screenshots/{backend}"));
+    let story = script.trim_end_matches(".mjs");
+    let shots = node::repo_root().join(format!("tests/artifacts/screenshots/{backend}/{story}"));
+    // Stale failure screenshots of an earlier run would mislead.
+    let _ = std::fs::remove_dir_all(&shots);
     let mut all = vec![
         ("TACCUINO_URL".to_owned(), app.address.clone()),
         ("TACCUINO_PASSWORD".to_owned(), DEMO_PASSWORD.to_owned()),
@@ -209,7 +212,7 @@ story!(
     |app| async move {
         let demo = Demo::discover(&app).await;
         let plan = demo.girasole_plan_id();
-        let result = browser(&app, "reject-amend.mjs", &[("PLAN_ID", plan)]).await;
+        let result = browser(&app, "reject-amend.mjs", &[("PLAN_ID", plan.clone())]).await;
 
         let worker = app.login(demo::SOCIAL_WORKER).await;
         let id = uuid(&result["record"]);
@@ -240,5 +243,25 @@ story!(
             .expect("the rejection step");
         assert_eq!(rejection["reason_code"], "quantity_mismatch");
         assert_eq!(rejection["note"], result["reason"]);
+
+        // The bulk validation left waiting only what has a blocking finding.
+        assert!(
+            result["bulk"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Validate "))
+        );
+        let waiting = worker
+            .list_all(&format!(
+                "/service-records?care_plan_id={plan}&status=recorded"
+            ))
+            .await;
+        for record in &waiting {
+            let blocked = record["findings"].as_array().is_some_and(|findings| {
+                findings
+                    .iter()
+                    .any(|f| f["severity"] == "blocking" && f["acknowledgement"].is_null())
+            });
+            assert!(blocked, "a clean record was left waiting: {record}");
+        }
     }
 );
