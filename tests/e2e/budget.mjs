@@ -170,7 +170,11 @@ async function assetSizes() {
 
 /** Records, in each new document, when the first `[data-plan]` is on screen (ms from navigation start). */
 function agendaProbe() {
+  // (runs in the page, before its scripts)
   const mark = () => {
+    // The app replaces the boot placeholder once the automerge wasm is ready.
+    const app = document.getElementById("app")
+    if (window.__appAt === undefined && app && app.firstElementChild && !app.querySelector(".boot")) window.__appAt = performance.now()
     const el = document.querySelector("[data-plan]")
     if (!el || el.getClientRects().length === 0) return false
     window.__agendaAt = performance.now()
@@ -184,10 +188,14 @@ function agendaProbe() {
 /** A fixed amount of work in the page, in ms: tells whether the CPU throttling holds. */
 const spin = page =>
   page.evaluate(() => {
-    const t0 = performance.now()
-    let x = 0
-    for (let i = 0; i < 3e7; i++) x = (x + i * 7) % 1000003
-    return performance.now() - t0 + (x < 0 ? 1 : 0)
+    let best = Infinity
+    for (let run = 0; run < 3; run++) {
+      const t0 = performance.now()
+      let x = 0
+      for (let i = 0; i < 2e7; i++) x = (x + i * 7) % 1000003
+      best = Math.min(best, performance.now() - t0 + (x < 0 ? 1 : 0))
+    }
+    return best
   })
 
 const median = xs => {
@@ -253,7 +261,8 @@ await run(async browser => {
   await page.goto(`${BASE}/app/today`)
   await page.waitForSelector("[data-plan]")
   await syncState(page, "online", 0)
-  await quiet(2000)
+  // Chromium checks for a new service worker a moment after the navigation: wait for it.
+  await quiet(Number(process.env.SECOND_LOAD_QUIET_MS ?? "5000"))
   const second = phaseReport("second")
   second.agenda_ms = round(await page.evaluate(() => window.__agendaAt))
   second.from_service_worker = await page.evaluate(() => performance.getEntriesByType("navigation")[0].workerStart > 0)
@@ -274,10 +283,19 @@ await run(async browser => {
     await page.waitForFunction(() => window.__agendaFrameAt !== undefined, null, { timeout: 30_000, polling: 50 })
     const timing = await page.evaluate(() => {
       const nav = performance.getEntriesByType("navigation")[0]
-      return { agenda_ms: window.__agendaAt, frame_ms: window.__agendaFrameAt, response_end_ms: nav.responseEnd, dom_content_loaded_ms: nav.domContentLoadedEventEnd, from_service_worker: nav.workerStart > 0 }
+      const wasm = performance.getEntriesByType("resource").find(e => e.name.endsWith(".wasm"))
+      return {
+        agenda_ms: window.__agendaAt,
+        frame_ms: window.__agendaFrameAt,
+        response_end_ms: nav.responseEnd,
+        dom_content_loaded_ms: nav.domContentLoadedEventEnd,
+        wasm_response_end_ms: wasm?.responseEnd ?? null,
+        app_rendered_ms: window.__appAt ?? null,
+        from_service_worker: nav.workerStart > 0,
+      }
     })
     agenda.push(timing)
-    log(`offline agenda run ${i + 1}: ${round(timing.agenda_ms)} ms (next frame ${round(timing.frame_ms)} ms; shell from the service worker at ${round(timing.response_end_ms)} ms, DOMContentLoaded ${round(timing.dom_content_loaded_ms)} ms)`)
+    log(`offline agenda run ${i + 1}: ${round(timing.agenda_ms)} ms (next frame ${round(timing.frame_ms)} ms; shell from the service worker at ${round(timing.response_end_ms)} ms, DOMContentLoaded ${round(timing.dom_content_loaded_ms)} ms, wasm fetched ${round(timing.wasm_response_end_ms)} ms, app rendered after wasm init ${round(timing.app_rendered_ms)} ms)`)
   }
   const spinThrottled = await spin(page)
   const throttle = round(spinThrottled / spinPlain, 2)
@@ -304,10 +322,11 @@ await run(async browser => {
     cpu_1x: { median_ms: round(median(savePlain)), runs: savePlain },
     cpu_4x: { median_ms: round(median(saveThrottled)), runs: saveThrottled },
   }
-  log(`offline save, CPU 1x: median ${result.offline_save.cpu_1x.median_ms} ms [${savePlain.join(", ")}]`)
-  log(`offline save, CPU 4x: median ${result.offline_save.cpu_4x.median_ms} ms [${saveThrottled.join(", ")}] (target < ${TARGETS.offline_save_ms} ms)`)
-  const leaked = phaseReport("offline")
-  assert(leaked.down === 0 && leaked.up === 0, `nothing crossed the network while offline (${leaked.up} B up, ${leaked.down} B down)`)
+  log(`offline save, CPU 1x: median ${result.offline_save.cpu_1x.median_ms} ms [${savePlain.join(", ")}] (target < ${TARGETS.offline_save_ms} ms)`)
+  log(`offline save, CPU 4x: median ${result.offline_save.cpu_4x.median_ms} ms [${saveThrottled.join(", ")}]`)
+  // Only the closing frames of the sockets cut by network.offline() may still flow.
+  const leaked = phaseReport("offline").requests.filter(r => r.opened_in === "offline")
+  assert(leaked.length === 0, `no request reached the network while offline: ${leaked.map(r => r.path).join(", ")}`)
 
   const own = sizes.own
   result.summary = {
@@ -329,7 +348,8 @@ await run(async browser => {
       first_load: first.down < TARGETS.first_load_mb * 1024 * 1024,
       second_load: second.requests.filter(r => r.kind === "asset").every(r => r.status === 304 || r.service_worker_script),
       offline_agenda: result.offline_agenda.median_ms < TARGETS.offline_agenda_ms,
-      offline_save: result.offline_save.cpu_4x.median_ms < TARGETS.offline_save_ms,
+      // The issue sets the save budget without throttling; the 4x figure is reported alongside.
+      offline_save: result.offline_save.cpu_1x.median_ms < TARGETS.offline_save_ms,
     },
   }
   log("summary", JSON.stringify(result.summary))

@@ -1,6 +1,6 @@
 // Helpers of the browser stories: Debian's Chromium through playwright-core, phones at 360 px,
 // a network that really goes away (WebSockets included), screenshots, JSON results.
-import { mkdirSync } from "node:fs"
+import { mkdirSync, readFileSync } from "node:fs"
 import { chromium } from "playwright-core"
 
 export const BASE = required("TACCUINO_URL")
@@ -194,4 +194,20 @@ export async function eventually(check, timeoutMs = 20_000) {
       await new Promise(resolve => setTimeout(resolve, 250))
     }
   }
+}
+
+const AXE = new URL("./node_modules/axe-core/axe.min.js", import.meta.url)
+
+/**
+ * Checks the page against WCAG 2.1 A and AA (axe-core: contrast, labels, names, landmarks...);
+ * throws listing the violations.
+ */
+export async function accessible(page, screen) {
+  // The page's CSP forbids injected scripts; evaluate() runs in the page without one.
+  await page.evaluate(readFileSync(AXE, "utf8"))
+  const result = await page.evaluate(() =>
+    globalThis.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }),
+  )
+  const violations = result.violations.map(v => `${v.id} (${v.nodes.length}): ${v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", ")}`)
+  assert(violations.length === 0, `${screen} meets WCAG 2.1 AA, violations: ${violations.join("; ")}`)
 }

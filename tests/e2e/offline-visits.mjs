@@ -4,7 +4,7 @@
 //
 //   TACCUINO_URL TACCUINO_PASSWORD OPERATOR_EMAIL TRANSPORT_PLAN_ID OTHER_PLAN_ID
 //   YESTERDAY (YYYY-MM-DD) [SCREENSHOTS_DIR] node offline-visits.mjs
-import { BASE, appCached, assert, listedRecords, phone, run, shot, signIn, syncState } from "./lib.mjs"
+import { BASE, accessible, appCached, assert, listedRecords, phone, run, shot, signIn, syncState } from "./lib.mjs"
 
 const TRANSPORT_PLAN = process.env.TRANSPORT_PLAN_ID
 const OTHER_PLAN = process.env.OTHER_PLAN_ID
@@ -14,11 +14,13 @@ await run(async browser => {
   const { page, network } = await phone(browser)
   await page.goto(`${BASE}/`)
   await shot(page, "01-accesso")
+  await accessible(page, "login")
   await signIn(page, process.env.OPERATOR_EMAIL)
   await syncState(page, "online", 0)
   await appCached(page)
   await page.waitForSelector(`[data-plan="${TRANSPORT_PLAN}"]`)
   await shot(page, "02-oggi")
+  await accessible(page, "today")
   const persisted = await page.evaluate(() => navigator.storage.persisted())
   assert(persisted, "the app asked the browser to keep its storage")
 
@@ -55,6 +57,7 @@ await run(async browser => {
   await page.getByText("Chilometri non validi").waitFor()
   await page.getByLabel("Chilometri").fill("12,5")
   await shot(page, "04-trasporto")
+  await accessible(page, "record form")
   await page.getByRole("button", { name: "Salva", exact: true }).click()
   await page.waitForURL(/\/app\/today/)
   const saveMs = Number(await page.evaluate(() => document.documentElement.dataset.lastSaveMs))
@@ -76,6 +79,7 @@ await run(async browser => {
   const recorded = await listedRecords(page)
   assert(recorded.length === 3, `three records waiting, listed ${recorded.length}`)
   await shot(page, "05-registrazioni-offline")
+  await accessible(page, "records")
 
   // Reload with no network: the service worker serves the app, IndexedDB the records.
   await page.reload()
@@ -91,8 +95,10 @@ await run(async browser => {
   }
   await page.getByRole("link", { name: "Settimana", exact: true }).click()
   await shot(page, "06-settimana")
+  await accessible(page, "week")
   await page.getByRole("link", { name: "Profilo", exact: true }).click()
   await shot(page, "09-profilo")
+  await accessible(page, "account")
 
   // Signing out wipes the phone, after saying nothing is left to send.
   await page.getByRole("button", { name: "Esci", exact: true }).click()

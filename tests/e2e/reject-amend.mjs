@@ -4,7 +4,7 @@
 //
 //   TACCUINO_URL TACCUINO_PASSWORD OPERATOR_EMAIL SOCIAL_WORKER_EMAIL PLAN_ID YESTERDAY
 //   [SCREENSHOTS_DIR] node reject-amend.mjs
-import { BASE, assert, eventually, openRecord, phone, recordVisit, run, shot, signIn, syncState } from "./lib.mjs"
+import { BASE, accessible, assert, eventually, openRecord, phone, recordVisit, run, shot, signIn, syncState } from "./lib.mjs"
 
 const PLAN = process.env.PLAN_ID
 const YESTERDAY = process.env.YESTERDAY
@@ -26,6 +26,7 @@ await run(async browser => {
     await card.waitFor({ timeout: 2_000 })
   })
   await shot(worker.page, "07-verifica-desktop")
+  await accessible(worker.page, "review queue")
   await card.getByRole("button", { name: "Respingi" }).click()
   await card.getByRole("button", { name: "Respingi" }).click()
   await card.getByText("Indica il motivo e una spiegazione.").waitFor()
@@ -39,6 +40,7 @@ await run(async browser => {
   await worker.page.goto(`${BASE}/app/plans/${PLAN}`)
   await worker.page.getByRole("table").first().waitFor()
   await shot(worker.page, "11-progetto-desktop")
+  await accessible(worker.page, "plan view")
 
   const small = await phone(browser)
   await signIn(small.page, process.env.SOCIAL_WORKER_EMAIL)
@@ -59,6 +61,7 @@ await run(async browser => {
   await page.getByText(REASON).waitFor()
   await page.getByText("Respinta", { exact: true }).first().waitFor()
   await shot(page, "10-respinta")
+  await accessible(page, "rejected record")
   await page.getByLabel("Fine").fill("16:30")
   await page.getByRole("button", { name: "Salva le modifiche" }).click()
   await page.waitForURL(/\/app\/today/)

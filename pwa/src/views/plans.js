@@ -89,7 +89,7 @@ export function PlanDetail({ planId }) {
     <a class="button" href=${`/app/reviews?care_plan_id=${plan.id}`} onClick=${link}>${t.plans.toReview}</a>
     ${summarize(plan, records, today).map(({ service, rows }) => html`<div class="card">
       <h2>${service.service_type_code} · ${t.plans.allowance(number(service.allowance), t.unitsShort[service.unit], t.periods[service.allowance_period])}</h2>
-      <div class="table-wrap"><table class="table usage-table">
+      <div class="table-wrap" tabindex="0" role="region" aria-label=${service.service_type_code}><table class="table usage-table">
         <thead><tr>
           <th>${service.allowance_period === "week" ? t.plans.week : t.plans.month}</th>
           <th class="num">${t.plans.validated}</th><th class="num">${t.plans.pending}</th><th class="num">${t.plans.left}</th><th aria-hidden="true"></th>

@@ -23,7 +23,7 @@ export function Week({ engine, me }) {
     </div>
     <div class="card">
       <h2>${t.week.allowances}</h2>
-      <div class="table-wrap"><table class="table">
+      <div class="table-wrap" tabindex="0" role="region" aria-label=${t.week.allowances}><table class="table">
         <thead><tr><th>${t.week.plan}</th><th>${t.week.service}</th><th class="num">${t.week.done}</th></tr></thead>
         <tbody>
           ${plans.flatMap(plan =>

@@ -2,6 +2,7 @@
 //!
 //! One test binary for the whole suite keeps build times down; each module is one theme.
 
+mod app_shell;
 mod auth;
 mod browser;
 mod care_plans;
