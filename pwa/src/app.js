@@ -20,6 +20,7 @@ import { PlanList, PlanDetail } from "./views/plans.js"
 import { StatementView } from "./views/statement.js"
 import { SyncBar } from "./views/sync-bar.js"
 import { NavBar } from "./views/nav.js"
+import { useUpdateReady } from "./lib/service-worker.js"
 
 /** Roles whose work is on the synced documents (DESIGN.md §5). */
 const FIELD_ROLES = new Set(["field_operator"])
@@ -74,6 +75,7 @@ export async function wipe() {
 export function App() {
   const [session, setSession] = useState(() => loadSession())
   const [, setTick] = useState(0)
+  const updateReady = useUpdateReady()
   const routed = useRoute()
   const me = session?.me
   // The root opens the role's first screen.
@@ -128,6 +130,10 @@ export function App() {
       <a class="brand" href=${home(me)} onClick=${link}>${t.appName}</a>
       ${field && engine ? html`<${SyncBar} engine=${engine} onSignIn=${() => navigate("/app/login")} />` : html`<span class="who">${me.given_name ?? me.email}</span>`}
     </header>
+    ${updateReady && html`<div class="update" role="status">
+      <span>${t.update.ready}</span>
+      <button class="button small" onClick=${() => location.reload()}>${t.update.reload}</button>
+    </div>`}
     <main class="content" id="main">${screen(route, me, actions)}</main>
     <${NavBar} role=${field ? "field" : me.role} path=${route.path} />
   </div>`

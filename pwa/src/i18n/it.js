@@ -268,6 +268,10 @@ export const it = {
     approve: "Approva",
     approvedAt: when => `Approvato il ${when}`,
   },
+  update: {
+    ready: "È disponibile una nuova versione di Taccuino.",
+    reload: "Aggiorna",
+  },
   notFound: {
     title: "Pagina non trovata",
     body: "Questa pagina non esiste o non è disponibile per il tuo profilo.",
