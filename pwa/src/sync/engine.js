@@ -9,7 +9,7 @@
 import { Repo, cbor } from "@automerge/automerge-repo/slim"
 import { IndexedDBStorageAdapter } from "@automerge/automerge-repo-storage-indexeddb"
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket"
-import { ApiError, NetworkError, SignInRequired, api } from "../lib/api.js"
+import { ApiError, NetworkError, SignInRequired, api, apiAll } from "../lib/api.js"
 import { loadSession, updateSession } from "../lib/session.js"
 import { Outbox } from "./outbox.js"
 
@@ -273,13 +273,8 @@ export class SyncEngine extends EventTarget {
 }
 
 /** Every document the signed-in user may sync. */
-export async function fetchDocuments() {
-  const documents = []
-  for (let offset = 0; ; offset += 200) {
-    const page = await api("GET", `/me/documents?limit=200&offset=${offset}`)
-    documents.push(...page.items)
-    if (page.items.length < 200) return documents
-  }
+export function fetchDocuments() {
+  return apiAll("/me/documents")
 }
 
 function sameHeads(a, b) {

@@ -50,7 +50,7 @@ function initial(record, plan, serviceTypeId) {
 }
 
 /** Checks the form; returns {errors, fields} with the document fields when valid. */
-export function check(values, service, existing, initialValues) {
+function check(values, service, existing, initialValues) {
   const errors = {}
   if (!values.planId) errors.planId = t.form.errors.plan
   if (!values.serviceTypeId) errors.serviceTypeId = t.form.errors.service
