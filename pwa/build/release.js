@@ -16,6 +16,18 @@ function files(dir) {
   })
 }
 
+/**
+ * Starts fetching the automerge wasm with the HTML, in parallel with parsing the script that
+ * will ask for it (the app can do nothing before it is compiled).
+ */
+function preloadWasm(outDir) {
+  const wasm = readdirSync(join(outDir, "assets")).find(f => f.endsWith(".wasm"))
+  if (!wasm) throw new Error("the build emitted no automerge wasm")
+  const index = join(outDir, "index.html")
+  const link = `<link rel="preload" href="/assets/${wasm}" as="fetch" type="application/wasm" crossorigin>`
+  writeFileSync(index, readFileSync(index, "utf8").replace("</title>", `</title>\n    ${link}`))
+}
+
 export function release({ serviceWorker }) {
   let outDir
   return {
@@ -25,6 +37,7 @@ export function release({ serviceWorker }) {
       outDir = config.build.outDir
     },
     closeBundle() {
+      preloadWasm(outDir)
       const all = files(outDir).map(path => relative(outDir, path).split("\\").join("/")).sort()
       const precached = all.filter(f => !NOT_PRECACHED.test(f))
       const hash = createHash("sha256")

@@ -26,9 +26,12 @@ import { useUpdateReady } from "./lib/service-worker.js"
 const FIELD_ROLES = new Set(["field_operator"])
 
 let engine = null
+/** The ticket a field device took while signing in, for its first connection. */
+let signInTicket = null
 
 function startEngine() {
-  engine = new SyncEngine()
+  engine = new SyncEngine({ firstTicket: signInTicket })
+  signInTicket = null
   void engine.start()
   return engine
 }
@@ -54,6 +57,7 @@ async function signIn(email, password) {
     const ticket = await api("POST", "/sync/tickets", { body: { device_id: null, device_name: deviceName() } })
     const documents = await fetchDocuments()
     saveSession({ ...loadSession(), deviceId: ticket.device_id, peerId: ticket.peer_id, documents })
+    signInTicket = ticket
   }
   return loadSession()
 }

@@ -27,8 +27,10 @@ const ADAPTER_RETRY_MS = 24 * 3_600_000
  * `error` (with `error`), `signin` (the session needs a new sign-in) or `revoked`.
  */
 export class SyncEngine extends EventTarget {
-  constructor() {
+  /** `firstTicket`: the ticket taken at sign-in, used for the first connection if still valid. */
+  constructor({ firstTicket = null } = {}) {
     super()
+    this.firstTicket = firstTicket
     const session = loadSession()
     this.outbox = new Outbox()
     this.storage = new IndexedDBStorageAdapter(DATABASE)
@@ -68,7 +70,8 @@ export class SyncEngine extends EventTarget {
 
   /** Opens the known documents from local storage, then connects when there is a network. */
   async start() {
-    await Promise.all(this.documents.map(d => this.open(d)))
+    // Each plan shows as soon as its two documents are open, not when all are.
+    await Promise.all(this.documents.map(d => this.open(d).then(() => this.emit())))
     this.emit()
     if (navigator.onLine) this.connectNow()
   }
@@ -189,9 +192,15 @@ export class SyncEngine extends EventTarget {
     if (!navigator.onLine) return this.setStatus("offline")
     this.setStatus("connecting")
     let ticket
+    const first = this.firstTicket
+    this.firstTicket = null
     try {
-      await this.refreshDocuments()
-      ticket = await this.ticket()
+      // Right after sign-in the document list and a ticket are fresh: no need to ask again.
+      if (first && Date.parse(first.expires_at) > Date.now() + 5_000) ticket = first
+      else {
+        await this.refreshDocuments()
+        ticket = await this.ticket()
+      }
     } catch (err) {
       if (err instanceof SignInRequired) return this.setStatus("signin")
       if (err instanceof ApiError && err.code === "device-revoked") return this.setStatus("revoked")
