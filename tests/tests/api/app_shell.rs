@@ -20,7 +20,7 @@ async fn get(url: &str, headers: &[(header::HeaderName, &str)]) -> reqwest::Resp
     request.send().await.expect("the server answers")
 }
 
-fn header_of<'a>(response: &'a reqwest::Response, name: header::HeaderName) -> &'a str {
+fn header_of(response: &reqwest::Response, name: header::HeaderName) -> &str {
     response
         .headers()
         .get(&name)
