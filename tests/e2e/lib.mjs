@@ -183,8 +183,8 @@ export async function openRecord(page, id) {
   await page.getByLabel("Note").waitFor()
 }
 
-/** Retries `check` until it passes (20 s at most), for what arrives through sync. */
-export async function eventually(check, timeoutMs = 20_000) {
+/** Retries `check` until it passes (45 s at most: CI runs many servers at once). */
+export async function eventually(check, timeoutMs = 45_000) {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {

@@ -23,7 +23,7 @@ await run(async browser => {
   const card = worker.page.locator(`[data-record="${id}"]`)
   await eventually(async () => {
     await worker.page.goto(`${BASE}/app/reviews?care_plan_id=${PLAN}`)
-    await card.waitFor({ timeout: 2_000 })
+    await card.waitFor({ timeout: 5_000 })
   })
   await shot(worker.page, "07-verifica-desktop")
   await accessible(worker.page, "review queue")
@@ -55,7 +55,7 @@ await run(async browser => {
   const page = operator.page
   await eventually(async () => {
     await page.goto(`${BASE}/app/records?filter=sent-back`)
-    await page.locator(`[data-record="${id}"]`).getByText(REASON).waitFor({ timeout: 1_000 })
+    await page.locator(`[data-record="${id}"]`).getByText(REASON).waitFor({ timeout: 5_000 })
   })
   await openRecord(page, id)
   await page.getByText(REASON).waitFor()
@@ -68,7 +68,7 @@ await run(async browser => {
   await syncState(page, "online", 0)
   await eventually(async () => {
     await page.goto(`${BASE}/app/records`)
-    await page.locator(`[data-record="${id}"] .badge`).getByText("Modificata").waitFor({ timeout: 1_000 })
+    await page.locator(`[data-record="${id}"] .badge`).getByText("Modificata").waitFor({ timeout: 5_000 })
   })
   const sentBack = await page.locator(`[data-record="${id}"]`).count()
   assert(sentBack === 1, "the amended record is listed once")

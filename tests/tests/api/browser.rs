@@ -35,7 +35,7 @@ async fn browser(app: &TestApp, script: &str, vars: &[(&str, String)]) -> Value 
         ),
         ("YESTERDAY".to_owned(), yesterday()),
         ("SCREENSHOTS_DIR".to_owned(), shots.display().to_string()),
-        ("TIMEOUT_MS".to_owned(), "90000".to_owned()),
+        ("TIMEOUT_MS".to_owned(), "180000".to_owned()),
     ];
     all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     node::run(&format!("tests/e2e/{script}"), all).await

@@ -123,6 +123,31 @@ story!(
         let demo = Demo::discover(&app).await;
         let worker = app.login(demo::SOCIAL_WORKER).await;
         let operator = app.login(demo::OPERATOR).await;
+        // One hour of SAD a week: the visit passes the allowance whatever the demo recorded
+        // earlier this week (how full the demo's week is depends on the day the tests run).
+        let plan_path = format!("/care-plans/{}", demo.girasole_plan_id());
+        let plan = worker.get(&plan_path).await.expect(200);
+        let services: Vec<Value> = plan.body["planned_services"]
+            .as_array()
+            .expect("planned services")
+            .iter()
+            .map(|s| {
+                let sad = s["service_type_id"] == demo.sad_id.as_str();
+                json!({
+                    "service_type_id": s["service_type_id"],
+                    "allowance": if sad { json!(1.0) } else { s["allowance"].clone() },
+                    "allowance_period": s["allowance_period"],
+                })
+            })
+            .collect();
+        worker
+            .patch(
+                &plan_path,
+                json!({"planned_services": services}),
+                &plan.etag(),
+            )
+            .await
+            .expect(200);
         let record = operator
             .post("/service-records", demo.visit(&demo.girasole_plan_id()))
             .await
@@ -292,14 +317,39 @@ story!(
         let demo = Demo::discover(&app).await;
         let worker = app.login(demo::SOCIAL_WORKER).await;
         let operator = app.login(demo::OPERATOR).await;
+        // One hour of SAD a week: the visit passes the allowance whatever the demo recorded
+        // earlier this week (how full the demo's week is depends on the day the tests run).
+        let plan_path = format!("/care-plans/{}", demo.girasole_plan_id());
+        let plan = worker.get(&plan_path).await.expect(200);
+        let services: Vec<Value> = plan.body["planned_services"]
+            .as_array()
+            .expect("planned services")
+            .iter()
+            .map(|s| {
+                let sad = s["service_type_id"] == demo.sad_id.as_str();
+                json!({
+                    "service_type_id": s["service_type_id"],
+                    "allowance": if sad { json!(1.0) } else { s["allowance"].clone() },
+                    "allowance_period": s["allowance_period"],
+                })
+            })
+            .collect();
+        worker
+            .patch(
+                &plan_path,
+                json!({"planned_services": services}),
+                &plan.etag(),
+            )
+            .await
+            .expect(200);
         let record = operator
             .post("/service-records", demo.visit(&demo.girasole_plan_id()))
             .await
             .expect(201);
         let path = format!("/service-records/{}", record.id());
         let etag = worker.get(&path).await.expect(200).etag();
-        // The demo plan's week is already full: the extra visit passes the allowance, and the
-        // social worker sets that finding aside knowingly.
+        // The visit passes the allowance, and the social worker sets that finding aside
+        // knowingly.
         let validated = worker
             .post_if_match(
                 &format!("{path}/validate"),
