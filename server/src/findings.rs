@@ -102,32 +102,35 @@ pub async fn after_records_changed(
         return Ok(());
     };
     let span_plans = distinct(spans.iter().map(|s| s.care_plan_id));
-    let plans = context::plans(db, &span_plans).await?;
-    let beneficiaries = distinct(plans.values().map(|p| p.beneficiary_id));
-    let beneficiary_plans: HashMap<Uuid, Uuid> =
-        context::plans_of_beneficiaries(db, &beneficiaries)
-            .await?
-            .into_iter()
-            .collect();
+    let beneficiary_plans: HashMap<Uuid, Uuid> = context::beneficiary_plans(db, &span_plans)
+        .await?
+        .into_iter()
+        .collect();
     let operators = distinct(spans.iter().map(|s| s.operator_id));
 
-    // The context: every record a target's rules may compare it with.
+    // The context: every record a target's rules may compare it with (the same operator's and
+    // the same beneficiary's visits around the changes, and the plans' allowance periods).
     let margin = context::reach() * 2;
-    let mut rows = context::records_near(
-        db,
-        &operators,
-        &beneficiary_plans.keys().copied().collect::<Vec<_>>(),
-        lo - margin,
-        hi + margin,
-    )
-    .await?;
+    let sibling_plans: Vec<Uuid> = beneficiary_plans.keys().copied().collect();
     let windows: Vec<_> = spans.iter().map(Span::allowance_window).collect();
+    let mut near = vec![context::Near {
+        operators: &operators,
+        plans: &sibling_plans,
+        from: lo - margin,
+        to: hi + margin,
+    }];
     if let (Some(from), Some(to)) = (
         windows.iter().map(|w| w.0).min(),
         windows.iter().map(|w| w.1).max(),
     ) {
-        rows.extend(context::records_near(db, &[], &span_plans, from, to).await?);
+        near.push(context::Near {
+            operators: &[],
+            plans: &span_plans,
+            from,
+            to,
+        });
     }
+    let mut rows = context::records_near(db, &near).await?;
     rows.extend(after);
     let rows = dedup(rows);
 
@@ -161,6 +164,17 @@ pub async fn after_records_changed(
         (Family::Neighbours, neighbour_targets),
         (Family::Allowance, allowance_targets),
     ]));
+    // The plans of every row, and of the changes' spans, in one go.
+    let plans = context::plans(
+        db,
+        &distinct(
+            span_plans
+                .iter()
+                .copied()
+                .chain(rows.iter().map(|r| r.care_plan_id)),
+        ),
+    )
+    .await?;
     run(db, &rows, plans, &targets, now).await
 }
 
@@ -219,7 +233,13 @@ pub async fn after_settings_changed(
             .max(),
     ) {
         let margin = context::reach() * 2;
-        rows.extend(context::records_near(db, &operators, &[], lo - margin, hi + margin).await?);
+        let near = context::Near {
+            operators: &operators,
+            plans: &[],
+            from: lo - margin,
+            to: hi + margin,
+        };
+        rows.extend(context::records_near(db, &[near]).await?);
     }
     let rows = dedup(rows);
     let plans = context::plans(db, &distinct(rows.iter().map(|r| r.care_plan_id))).await?;
@@ -241,7 +261,8 @@ pub async fn recheck_all(
     let plans = context::plans(db, &distinct(rows.iter().map(|r| r.care_plan_id))).await?;
     finding::Entity::delete_many().exec(db).await?;
     let found = evaluate_batch(db, &rows, &plans, &Targets::All, now).await?;
-    store::replace(db, &Targets::All, &found, now).await?;
+    // Every finding is gone already: only the inserts of `store::replace` are left to do.
+    store::insert(db, &found, now).await?;
     Ok((rows.len(), found.values().map(Vec::len).sum()))
 }
 

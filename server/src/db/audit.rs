@@ -53,31 +53,31 @@ pub async fn record(
     Ok(())
 }
 
-/// Appends many events by one actor at once (a bulk validation), in batches.
-pub async fn record_many(
+/// Appends `event` (its `resource_id` aside), by one actor, about each of `resources` (a bulk
+/// validation), a few hundred rows a statement ([`super::insert_pairs`]).
+pub async fn record_each(
     db: &impl ConnectionTrait,
     actor: &Actor,
-    events: &[Event<'_>],
+    event: Event<'_>,
+    resources: &[Uuid],
 ) -> Result<(), DbErr> {
-    use sea_orm::EntityTrait;
-    let now = Utc::now();
-    for batch in events.chunks(200) {
-        let rows = batch.iter().map(|event| audit_event::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            occurred_at: Set(now),
-            organization_id: Set(event.organization_id),
-            actor_user_id: Set(actor.user_id),
-            actor_client_id: Set(actor.client_id),
-            actor_role: Set(actor.role.to_owned()),
-            action: Set(event.action.to_owned()),
-            resource_type: Set(event.resource_type.to_owned()),
-            resource_id: Set(event.resource_id),
-            request_id: Set(actor.request_id.clone()),
-            client_ip: Set(actor.client_ip.clone()),
-        });
-        audit_event::Entity::insert_many(rows)
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(())
+    use audit_event::Column;
+    let pairs: Vec<(Uuid, Uuid)> = resources.iter().map(|r| (Uuid::now_v7(), *r)).collect();
+    super::insert_pairs::<audit_event::Entity>(
+        db,
+        [Column::Id, Column::ResourceId],
+        &[
+            (Column::OccurredAt, Utc::now().into()),
+            (Column::OrganizationId, event.organization_id.into()),
+            (Column::ActorUserId, actor.user_id.into()),
+            (Column::ActorClientId, actor.client_id.into()),
+            (Column::ActorRole, actor.role.to_owned().into()),
+            (Column::Action, event.action.to_owned().into()),
+            (Column::ResourceType, event.resource_type.to_owned().into()),
+            (Column::RequestId, actor.request_id.clone().into()),
+            (Column::ClientIp, actor.client_ip.clone().into()),
+        ],
+        &pairs,
+    )
+    .await
 }

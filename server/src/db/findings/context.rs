@@ -3,8 +3,11 @@
 
 use std::collections::HashMap;
 
-use chrono::Duration;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryResult,
+    sea_query::{Expr, Query, SelectStatement, UnionType},
+};
 use uuid::Uuid;
 
 use crate::{
@@ -29,16 +32,43 @@ use crate::{
 /// Rows per `IN (...)` list: well under SQLite's and PostgreSQL's parameter limits.
 const CHUNK: usize = 500;
 
+/// The columns of `service_records` the rules read, in the order [`decode`] takes them.
+const RECORD_COLUMNS: [service_record::Column; 16] = [
+    service_record::Column::Id,
+    service_record::Column::CarePlanId,
+    service_record::Column::OperatorId,
+    service_record::Column::ServiceTypeId,
+    service_record::Column::StartedAt,
+    service_record::Column::EndedAt,
+    service_record::Column::QuantityMilli,
+    service_record::Column::KmMilli,
+    service_record::Column::Origin,
+    service_record::Column::Destination,
+    service_record::Column::Latitude,
+    service_record::Column::Longitude,
+    service_record::Column::Missed,
+    service_record::Column::MissedReason,
+    service_record::Column::Status,
+    service_record::Column::ReceivedAt,
+];
+
+/// `SELECT <the columns the rules read> FROM service_records WHERE condition`: only what the
+/// rules need, decoded by position (a million rows are read this way by a full recheck).
+fn select_records(condition: Condition) -> SelectStatement {
+    Query::select()
+        .columns(RECORD_COLUMNS.map(|c| (service_record::Entity, c)))
+        .from(service_record::Entity)
+        .cond_where(condition)
+        .to_owned()
+}
+
 /// Records matching `condition`, as the rules read them.
 pub async fn records(
     db: &impl ConnectionTrait,
     condition: Condition,
 ) -> Result<Vec<RecordRow>, DbErr> {
-    let rows = service_record::Entity::find()
-        .filter(condition)
-        .all(db)
-        .await?;
-    rows_of(db, rows).await
+    let rows = db.query_all(&select_records(condition)).await?;
+    rows_of(db, &rows).await
 }
 
 /// Records with these ids.
@@ -49,55 +79,54 @@ pub async fn records_by_id(
     let mut rows = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
         rows.extend(
-            service_record::Entity::find()
-                .filter(service_record::Column::Id.is_in(chunk.iter().copied()))
-                .all(db)
-                .await?,
+            db.query_all(&select_records(
+                Condition::all().add(service_record::Column::Id.is_in(chunk.iter().copied())),
+            ))
+            .await?,
         );
     }
-    rows_of(db, rows).await
+    rows_of(db, &rows).await
 }
 
-async fn rows_of(
-    db: &impl ConnectionTrait,
-    rows: Vec<service_record::Model>,
-) -> Result<Vec<RecordRow>, DbErr> {
-    let units = units(db, &distinct(rows.iter().map(|r| r.service_type_id))).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let unit = units
-                .get(&r.service_type_id)
-                .copied()
-                .unwrap_or(ServiceUnit::Access);
-            row(r, unit)
-        })
-        .collect())
-}
-
-/// A stored record as the rules read it.
-pub fn row(r: service_record::Model, unit: ServiceUnit) -> RecordRow {
-    RecordRow {
-        id: r.id,
-        care_plan_id: r.care_plan_id,
-        operator_id: r.operator_id,
-        service_type_id: r.service_type_id,
-        unit,
-        started_at: r.started_at,
-        ended_at: r.ended_at,
-        quantity_milli: r.quantity_milli,
-        km_milli: r.km_milli,
-        has_origin: r.origin.as_deref().is_some_and(|o| !o.trim().is_empty()),
-        has_destination: r
-            .destination
-            .as_deref()
-            .is_some_and(|d| !d.trim().is_empty()),
-        position: r.latitude.zip(r.longitude),
-        missed: r.missed,
-        missed_reason: r.missed_reason.as_deref().and_then(MissedReason::parse),
-        status: RecordStatus::parse(&r.status).unwrap_or(RecordStatus::Recorded),
-        received_at: r.received_at,
+/// Decodes the rows of [`select_records`], with their service types' units (one query).
+async fn rows_of(db: &impl ConnectionTrait, rows: &[QueryResult]) -> Result<Vec<RecordRow>, DbErr> {
+    let mut records = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+    let units = units(db, &distinct(records.iter().map(|r| r.service_type_id))).await?;
+    for r in &mut records {
+        r.unit = units
+            .get(&r.service_type_id)
+            .copied()
+            .unwrap_or(ServiceUnit::Access);
     }
+    Ok(records)
+}
+
+/// A row of [`select_records`] as the rules read it (the unit is filled in by the caller).
+fn decode(r: &QueryResult) -> Result<RecordRow, DbErr> {
+    let origin: Option<String> = r.try_get_by_index(8)?;
+    let destination: Option<String> = r.try_get_by_index(9)?;
+    let latitude: Option<f64> = r.try_get_by_index(10)?;
+    let longitude: Option<f64> = r.try_get_by_index(11)?;
+    let missed_reason: Option<String> = r.try_get_by_index(13)?;
+    let status: String = r.try_get_by_index(14)?;
+    Ok(RecordRow {
+        id: r.try_get_by_index(0)?,
+        care_plan_id: r.try_get_by_index(1)?,
+        operator_id: r.try_get_by_index(2)?,
+        service_type_id: r.try_get_by_index(3)?,
+        unit: ServiceUnit::Access,
+        started_at: r.try_get_by_index(4)?,
+        ended_at: r.try_get_by_index(5)?,
+        quantity_milli: r.try_get_by_index(6)?,
+        km_milli: r.try_get_by_index(7)?,
+        has_origin: origin.as_deref().is_some_and(|o| !o.trim().is_empty()),
+        has_destination: destination.as_deref().is_some_and(|d| !d.trim().is_empty()),
+        position: latitude.zip(longitude),
+        missed: r.try_get_by_index(12)?,
+        missed_reason: missed_reason.as_deref().and_then(MissedReason::parse),
+        status: RecordStatus::parse(&status).unwrap_or(RecordStatus::Recorded),
+        received_at: r.try_get_by_index(15)?,
+    })
 }
 
 /// The unit of each service type.
@@ -120,7 +149,9 @@ pub async fn units(
     Ok(units)
 }
 
-/// The plans with these ids, with everything the rules read about them.
+/// The plans with these ids, with everything the rules read about them: five statements a
+/// chunk (the plans with their beneficiaries' addresses, the planned services with their units,
+/// the operators, the removals, the lifecycle steps).
 pub async fn plans(
     db: &impl ConnectionTrait,
     ids: &[Uuid],
@@ -132,18 +163,69 @@ pub async fn plans(
     let mut changes = Vec::new();
     for chunk in ids.chunks(CHUNK) {
         let chunk = chunk.to_vec();
-        plans.extend(
-            care_plan::Entity::find()
-                .filter(care_plan::Column::Id.is_in(chunk.clone()))
-                .all(db)
-                .await?,
-        );
-        services.extend(
-            planned_service::Entity::find()
-                .filter(planned_service::Column::CarePlanId.is_in(chunk.clone()))
-                .all(db)
-                .await?,
-        );
+        let select = Query::select()
+            .columns(
+                [
+                    care_plan::Column::Id,
+                    care_plan::Column::MunicipalityId,
+                    care_plan::Column::BeneficiaryId,
+                    care_plan::Column::Status,
+                    care_plan::Column::ValidFrom,
+                    care_plan::Column::ValidTo,
+                    care_plan::Column::UpdatedAt,
+                ]
+                .map(|c| (care_plan::Entity, c)),
+            )
+            .columns(
+                [
+                    beneficiary::Column::AddressLatitude,
+                    beneficiary::Column::AddressLongitude,
+                ]
+                .map(|c| (beneficiary::Entity, c)),
+            )
+            .from(care_plan::Entity)
+            .left_join(
+                beneficiary::Entity,
+                sea_orm::ExprTrait::equals(
+                    Expr::col((beneficiary::Entity, beneficiary::Column::Id)),
+                    (care_plan::Entity, care_plan::Column::BeneficiaryId),
+                ),
+            )
+            .and_where(care_plan::Column::Id.is_in(chunk.clone()))
+            .to_owned();
+        for r in db.query_all(&select).await? {
+            plans.push(plan_row(&r)?);
+        }
+        let select = Query::select()
+            .columns(
+                [
+                    planned_service::Column::Id,
+                    planned_service::Column::CarePlanId,
+                    planned_service::Column::ServiceTypeId,
+                    planned_service::Column::AllowanceMilli,
+                    planned_service::Column::AllowancePeriod,
+                    planned_service::Column::ValidFrom,
+                    planned_service::Column::ValidTo,
+                ]
+                .map(|c| (planned_service::Entity, c)),
+            )
+            .column((service_type::Entity, service_type::Column::Unit))
+            .from(planned_service::Entity)
+            .left_join(
+                service_type::Entity,
+                sea_orm::ExprTrait::equals(
+                    Expr::col((service_type::Entity, service_type::Column::Id)),
+                    (
+                        planned_service::Entity,
+                        planned_service::Column::ServiceTypeId,
+                    ),
+                ),
+            )
+            .and_where(planned_service::Column::CarePlanId.is_in(chunk.clone()))
+            .to_owned();
+        for r in db.query_all(&select).await? {
+            services.push(service_row(&r)?);
+        }
         operators.extend(
             care_plan_operator::Entity::find()
                 .filter(care_plan_operator::Column::CarePlanId.is_in(chunk.clone()))
@@ -163,20 +245,6 @@ pub async fn plans(
                 .await?,
         );
     }
-    let units = units(db, &distinct(services.iter().map(|s| s.service_type_id))).await?;
-    let people = distinct(plans.iter().map(|p| p.beneficiary_id));
-    let mut homes: HashMap<Uuid, (f64, f64)> = HashMap::new();
-    for chunk in people.chunks(CHUNK) {
-        for b in beneficiary::Entity::find()
-            .filter(beneficiary::Column::Id.is_in(chunk.iter().copied()))
-            .all(db)
-            .await?
-        {
-            if let Some(home) = b.address_latitude.zip(b.address_longitude) {
-                homes.insert(b.id, home);
-            }
-        }
-    }
     let mut contexts: HashMap<Uuid, PlanContext> = plans
         .into_iter()
         .map(|p| {
@@ -186,13 +254,13 @@ pub async fn plans(
                 beneficiary_id: p.beneficiary_id,
                 facts: PlanFacts {
                     status,
-                    interruptions: legacy_interruption(&p, status),
+                    interruptions: legacy_interruption(p.updated_at, status),
                     operators: Vec::new(),
                     removed_operators: Vec::new(),
                     valid_from: p.valid_from,
                     valid_to: p.valid_to,
                     planned: Vec::new(),
-                    address_position: homes.get(&p.beneficiary_id).copied(),
+                    address_position: p.address_position,
                 },
                 allowances: Vec::new(),
             };
@@ -209,7 +277,7 @@ pub async fn plans(
             valid_to: s.valid_to,
         });
         let (Some(unit), Some(period)) = (
-            units.get(&s.service_type_id),
+            s.unit.as_deref().and_then(ServiceUnit::parse),
             AllowancePeriod::parse(&s.allowance_period),
         ) else {
             continue;
@@ -226,7 +294,7 @@ pub async fn plans(
             s.service_type_id,
             Allowance {
                 planned_service_id: s.id,
-                unit: *unit,
+                unit,
                 period,
                 allowance_milli: s.allowance_milli,
                 from,
@@ -259,6 +327,58 @@ pub async fn plans(
     Ok(contexts)
 }
 
+/// What [`plans`] reads of a plan and its beneficiary.
+struct PlanRow {
+    id: Uuid,
+    municipality_id: Uuid,
+    beneficiary_id: Uuid,
+    status: String,
+    valid_from: NaiveDate,
+    valid_to: NaiveDate,
+    updated_at: DateTime<Utc>,
+    address_position: Option<(f64, f64)>,
+}
+
+fn plan_row(r: &QueryResult) -> Result<PlanRow, DbErr> {
+    let latitude: Option<f64> = r.try_get_by_index(7)?;
+    let longitude: Option<f64> = r.try_get_by_index(8)?;
+    Ok(PlanRow {
+        id: r.try_get_by_index(0)?,
+        municipality_id: r.try_get_by_index(1)?,
+        beneficiary_id: r.try_get_by_index(2)?,
+        status: r.try_get_by_index(3)?,
+        valid_from: r.try_get_by_index(4)?,
+        valid_to: r.try_get_by_index(5)?,
+        updated_at: r.try_get_by_index(6)?,
+        address_position: latitude.zip(longitude),
+    })
+}
+
+/// What [`plans`] reads of a planned service and its service type.
+struct ServiceRow {
+    id: Uuid,
+    care_plan_id: Uuid,
+    service_type_id: Uuid,
+    allowance_milli: i64,
+    allowance_period: String,
+    valid_from: Option<NaiveDate>,
+    valid_to: Option<NaiveDate>,
+    unit: Option<String>,
+}
+
+fn service_row(r: &QueryResult) -> Result<ServiceRow, DbErr> {
+    Ok(ServiceRow {
+        id: r.try_get_by_index(0)?,
+        care_plan_id: r.try_get_by_index(1)?,
+        service_type_id: r.try_get_by_index(2)?,
+        allowance_milli: r.try_get_by_index(3)?,
+        allowance_period: r.try_get_by_index(4)?,
+        valid_from: r.try_get_by_index(5)?,
+        valid_to: r.try_get_by_index(6)?,
+        unit: r.try_get_by_index(7)?,
+    })
+}
+
 /// Suspensions and closures from a plan's lifecycle steps, in order.
 fn interruptions(steps: &[care_plan_status_change::Model]) -> Vec<Interruption> {
     steps
@@ -277,11 +397,11 @@ fn interruptions(steps: &[care_plan_status_change::Model]) -> Vec<Interruption> 
 
 /// A plan suspended or closed before its steps were recorded: since its last update is the
 /// best the database knows.
-fn legacy_interruption(plan: &care_plan::Model, status: PlanStatus) -> Vec<Interruption> {
+fn legacy_interruption(updated_at: DateTime<Utc>, status: PlanStatus) -> Vec<Interruption> {
     match status {
         PlanStatus::Suspended | PlanStatus::Closed => vec![Interruption {
             status,
-            from: plan.updated_at,
+            from: updated_at,
             until: None,
         }],
         _ => Vec::new(),
@@ -319,60 +439,84 @@ pub fn parse_settings(row: &rule_setting::Model) -> Result<RuleSettings, DbErr> 
         })
 }
 
-/// The plans of these beneficiaries (a beneficiary's services may come from several plans).
-pub async fn plans_of_beneficiaries(
+/// The plans of the beneficiaries of these plans, with their beneficiary (a beneficiary's
+/// services may come from several plans): one statement a chunk.
+pub async fn beneficiary_plans(
     db: &impl ConnectionTrait,
-    beneficiaries: &[Uuid],
+    plans: &[Uuid],
 ) -> Result<Vec<(Uuid, Uuid)>, DbErr> {
-    let mut plans = Vec::new();
-    for chunk in beneficiaries.chunks(CHUNK) {
-        plans.extend(
-            care_plan::Entity::find()
-                .filter(care_plan::Column::BeneficiaryId.is_in(chunk.iter().copied()))
-                .all(db)
-                .await?
-                .into_iter()
-                .map(|p| (p.id, p.beneficiary_id)),
-        );
+    let mut found = Vec::new();
+    for chunk in plans.chunks(CHUNK) {
+        let select = Query::select()
+            .columns([care_plan::Column::Id, care_plan::Column::BeneficiaryId])
+            .from(care_plan::Entity)
+            .and_where(
+                care_plan::Column::BeneficiaryId.in_subquery(
+                    Query::select()
+                        .column(care_plan::Column::BeneficiaryId)
+                        .from(care_plan::Entity)
+                        .and_where(care_plan::Column::Id.is_in(chunk.iter().copied()))
+                        .to_owned(),
+                ),
+            )
+            .to_owned();
+        for r in db.query_all(&select).await? {
+            found.push((r.try_get_by_index(0)?, r.try_get_by_index(1)?));
+        }
     }
-    Ok(plans)
+    Ok(found)
 }
 
-/// Records of these operators, or of these plans, starting within `[from, to)`. One query per
-/// side, so each uses its index (`operator_id, started_at`; `care_plan_id, started_at`) rather
-/// than a scan for the `OR`.
+/// Records of these operators, or of these plans, starting within `[from, to)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Near<'a> {
+    pub operators: &'a [Uuid],
+    pub plans: &'a [Uuid],
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+/// Arms of one `UNION ALL` in [`records_near`].
+const ARMS: usize = 8;
+
+/// The records of these windows (a record may come more than once). One `UNION ALL` arm per
+/// side and window, so each uses its index (`operator_id, started_at`; `care_plan_id,
+/// started_at`) rather than a scan for an `OR`, and one statement for all of them (plus one
+/// for the units).
 pub async fn records_near(
     db: &impl ConnectionTrait,
-    operators: &[Uuid],
-    plans: &[Uuid],
-    from: chrono::DateTime<chrono::Utc>,
-    to: chrono::DateTime<chrono::Utc>,
+    windows: &[Near<'_>],
 ) -> Result<Vec<RecordRow>, DbErr> {
-    let window = || {
-        Condition::all()
-            .add(service_record::Column::StartedAt.gte(from))
-            .add(service_record::Column::StartedAt.lt(to))
-    };
+    let mut arms = Vec::new();
+    for w in windows {
+        let window = || {
+            Condition::all()
+                .add(service_record::Column::StartedAt.gte(w.from))
+                .add(service_record::Column::StartedAt.lt(w.to))
+        };
+        for chunk in w.operators.chunks(CHUNK) {
+            arms.push(select_records(window().add(
+                service_record::Column::OperatorId.is_in(chunk.iter().copied()),
+            )));
+        }
+        for chunk in w.plans.chunks(CHUNK) {
+            arms.push(select_records(window().add(
+                service_record::Column::CarePlanId.is_in(chunk.iter().copied()),
+            )));
+        }
+    }
     let mut rows = Vec::new();
-    for chunk in operators.chunks(CHUNK) {
-        rows.extend(
-            records(
-                db,
-                window().add(service_record::Column::OperatorId.is_in(chunk.iter().copied())),
-            )
-            .await?,
-        );
+    for group in arms.chunks(ARMS) {
+        let mut group = group.iter().cloned();
+        let Some(mut select) = group.next() else {
+            continue;
+        };
+        for arm in group {
+            select.union(UnionType::All, arm);
+        }
+        rows.extend(db.query_all(&select).await?);
     }
-    for chunk in plans.chunks(CHUNK) {
-        rows.extend(
-            records(
-                db,
-                window().add(service_record::Column::CarePlanId.is_in(chunk.iter().copied())),
-            )
-            .await?,
-        );
-    }
-    Ok(rows)
+    rows_of(db, &rows).await
 }
 
 /// The ids, each once, sorted.

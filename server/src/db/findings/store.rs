@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set,
+    Set, sea_query::Query,
 };
 use uuid::Uuid;
 
@@ -35,31 +35,65 @@ pub async fn replace(
             }
         }
         Targets::Some(families) => {
-            for (family, ids) in families {
-                let codes: Vec<&str> = RuleCode::ALL
-                    .iter()
-                    .filter(|c| c.family() == *family)
-                    .map(|c| c.as_str())
-                    .collect();
-                let ids: Vec<Uuid> = ids.iter().copied().collect();
-                for chunk in ids.chunks(CHUNK) {
-                    finding::Entity::delete_many()
-                        .filter(finding::Column::ServiceRecordId.is_in(chunk.iter().copied()))
-                        .filter(finding::Column::Code.is_in(codes.clone()))
-                        .exec(db)
-                        .await?;
+            // The targets' findings by record (its index), the family filter here, and one
+            // `DELETE` by primary key: two statements whatever the families. (A `DELETE ..
+            // WHERE record IN (..) AND code IN (..)` per family made SQLite, without
+            // statistics, pick the index on the code and scan every finding of those codes.)
+            let mut ids: Vec<Uuid> = families.values().flatten().copied().collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut stale = Vec::new();
+            for chunk in ids.chunks(CHUNK) {
+                let select = Query::select()
+                    .columns([
+                        finding::Column::Id,
+                        finding::Column::ServiceRecordId,
+                        finding::Column::Code,
+                    ])
+                    .from(finding::Entity)
+                    .and_where(finding::Column::ServiceRecordId.is_in(chunk.iter().copied()))
+                    .to_owned();
+                for row in db.query_all(&select).await? {
+                    let id: Uuid = row.try_get_by_index(0)?;
+                    let record: Uuid = row.try_get_by_index(1)?;
+                    let code: String = row.try_get_by_index(2)?;
+                    // A code this release does not know is left alone, as before.
+                    let Some(family) = RuleCode::parse(&code).map(|c| c.family()) else {
+                        continue;
+                    };
+                    if families.get(&family).is_some_and(|t| t.contains(&record)) {
+                        stale.push(id);
+                    }
                 }
+            }
+            for chunk in stale.chunks(CHUNK) {
+                finding::Entity::delete_many()
+                    .filter(finding::Column::Id.is_in(chunk.iter().copied()))
+                    .exec(db)
+                    .await?;
             }
         }
     }
+    insert(db, found, now).await
+}
+
+/// Stores `found` (after every finding was deleted: a full recheck).
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    found: &HashMap<Uuid, Vec<Finding>>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     let rows: Vec<finding::ActiveModel> = found
         .iter()
         .flat_map(|(record, list)| list.iter().map(move |f| active(*record, f, now)))
         .collect();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        // 14 columns a row: 200 rows stay far below the parameter limits.
-        let batch: Vec<_> = rows.by_ref().take(200).collect();
+        // ~330 bytes a row on PostgreSQL's wire (400 at most): 32 rows keep a statement under
+        // ~13 KB. Through sqlx 0.9, which leaves Nagle's algorithm on, a statement over ~16 KB
+        // can wait up to ~40 ms there for a delayed ACK: an incremental recheck's few findings
+        // go in one small statement, and a full recheck's 27,563 take ~1.2 s either way.
+        let batch: Vec<_> = rows.by_ref().take(32).collect();
         finding::Entity::insert_many(batch)
             .exec_without_returning(db)
             .await?;

@@ -18,7 +18,7 @@ use crate::{
         self, audit,
         entities::service_record,
         findings::context,
-        reviews::{self, HistoryEntry, QueueFilter},
+        reviews::{self, QueueFilter, SharedStep},
         scope,
     },
     domain::{
@@ -241,28 +241,21 @@ pub(super) async fn bulk_validate_service_records(
         .collect();
     let (validated, skipped) = review::bulk(candidates);
     reviews::validate_many(&txn, &validated, reviewer, note.as_deref(), now).await?;
-    let history: Vec<HistoryEntry> = validated
-        .iter()
-        .map(|id| HistoryEntry {
-            record: *id,
-            action: "validated",
-            status: RecordStatus::Validated,
-            reason_code: None,
-            note: note.as_deref(),
-            at: now,
-        })
-        .collect();
-    reviews::add_history(&txn, &ctx.actor(), &history).await?;
-    let events: Vec<audit::Event> = validated
-        .iter()
-        .map(|id| audit::Event {
-            action: "service_record.validate",
-            resource_type: "service_record",
-            resource_id: Some(*id),
-            organization_id: Some(municipality),
-        })
-        .collect();
-    audit::record_many(&txn, &ctx.actor(), &events).await?;
+    let step = SharedStep {
+        action: "validated",
+        status: RecordStatus::Validated,
+        reason_code: None,
+        note: note.as_deref(),
+        at: now,
+    };
+    reviews::add_history_each(&txn, &ctx.actor(), step, &validated).await?;
+    let event = audit::Event {
+        action: "service_record.validate",
+        resource_type: "service_record",
+        resource_id: None,
+        organization_id: Some(municipality),
+    };
+    audit::record_each(&txn, &ctx.actor(), event, &validated).await?;
     // Validated and pending records count alike against the allowances: no recheck needed.
     txn.commit().await?;
     state.sync.reviews_changed(&validated).await;
