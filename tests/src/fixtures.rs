@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use chrono::{Duration, NaiveDate, Utc};
 use serde_json::{Value, json};
 
-use crate::{TestApp, demo, tax_code::tax_code, unique};
+use crate::{Session, TestApp, demo, tax_code::tax_code, unique};
 
 /// Ids of the demo data, found through the API the way a client would.
 #[derive(Debug, Clone)]
@@ -155,6 +155,30 @@ impl Demo {
             "notes": "Igiene personale e preparazione della cena"
         })
     }
+}
+
+/// Changes a plan's planned services as its social worker would: `edit` gets them in the shape
+/// a `PATCH` takes (service type, allowance, period) and may change, add or remove some.
+pub async fn replan(worker: &Session, plan_id: &str, edit: impl FnOnce(&mut Vec<Value>)) {
+    let path = format!("/care-plans/{plan_id}");
+    let plan = worker.get(&path).await.expect(200);
+    let mut services: Vec<Value> = plan.body["planned_services"]
+        .as_array()
+        .expect("planned services")
+        .iter()
+        .map(|s| {
+            json!({
+                "service_type_id": s["service_type_id"],
+                "allowance": s["allowance"],
+                "allowance_period": s["allowance_period"],
+            })
+        })
+        .collect();
+    edit(&mut services);
+    worker
+        .patch(&path, json!({"planned_services": services}), &plan.etag())
+        .await
+        .expect(200);
 }
 
 /// A new beneficiary with a valid, unique tax code matching their birth date and sex.

@@ -7,7 +7,9 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 use taccuino_tests::{
-    Backend, DEMO_PASSWORD, Session, TestApp, demo, fixtures::Demo, node, story,
+    Backend, DEMO_PASSWORD, Session, TestApp, demo,
+    fixtures::{Demo, replan},
+    node, story,
     sync_fixtures::register_shows,
 };
 use uuid::Uuid;
@@ -74,30 +76,6 @@ async fn other_active_plans(worker: &Session, demo: &Demo, except: &str) -> Vec<
         .collect()
 }
 
-/// The social worker adds social transports (8 trips a month) to a plan.
-async fn add_transports(worker: &Session, demo: &Demo, plan_id: &str) {
-    let path = format!("/care-plans/{plan_id}");
-    let plan = worker.get(&path).await.expect(200);
-    let mut services: Vec<Value> = plan.body["planned_services"]
-        .as_array()
-        .expect("planned services")
-        .iter()
-        .map(|s| {
-            json!({
-                "service_type_id": s["service_type_id"],
-                "allowance": s["allowance"],
-                "allowance_period": s["allowance_period"],
-            })
-        })
-        .collect();
-    services
-        .push(json!({"service_type_id": demo.tra_id, "allowance": 8, "allowance_period": "month"}));
-    worker
-        .patch(&path, json!({"planned_services": services}), &plan.etag())
-        .await
-        .expect(200);
-}
-
 fn uuid(value: &Value) -> Uuid {
     value
         .as_str()
@@ -111,7 +89,11 @@ story!(
         let demo = Demo::discover(&app).await;
         let worker = app.login(demo::SOCIAL_WORKER).await;
         let transport_plan = demo.girasole_plan_id();
-        add_transports(&worker, &demo, &transport_plan).await;
+        // The social worker adds social transports (8 trips a month) to the plan.
+        replan(&worker, &transport_plan, |services| {
+            services.push(json!({"service_type_id": demo.tra_id, "allowance": 8, "allowance_period": "month"}));
+        })
+        .await;
         let other_plan = other_active_plans(&worker, &demo, &transport_plan)
             .await
             .into_iter()

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use taccuino_tests::{
     demo,
-    fixtures::{Demo, new_beneficiary},
+    fixtures::{Demo, new_beneficiary, replan},
     story,
 };
 
@@ -123,31 +123,6 @@ story!(
         let demo = Demo::discover(&app).await;
         let worker = app.login(demo::SOCIAL_WORKER).await;
         let operator = app.login(demo::OPERATOR).await;
-        // One hour of SAD a week: the visit passes the allowance whatever the demo recorded
-        // earlier this week (how full the demo's week is depends on the day the tests run).
-        let plan_path = format!("/care-plans/{}", demo.girasole_plan_id());
-        let plan = worker.get(&plan_path).await.expect(200);
-        let services: Vec<Value> = plan.body["planned_services"]
-            .as_array()
-            .expect("planned services")
-            .iter()
-            .map(|s| {
-                let sad = s["service_type_id"] == demo.sad_id.as_str();
-                json!({
-                    "service_type_id": s["service_type_id"],
-                    "allowance": if sad { json!(1.0) } else { s["allowance"].clone() },
-                    "allowance_period": s["allowance_period"],
-                })
-            })
-            .collect();
-        worker
-            .patch(
-                &plan_path,
-                json!({"planned_services": services}),
-                &plan.etag(),
-            )
-            .await
-            .expect(200);
         let record = operator
             .post("/service-records", demo.visit(&demo.girasole_plan_id()))
             .await
@@ -319,29 +294,16 @@ story!(
         let operator = app.login(demo::OPERATOR).await;
         // One hour of SAD a week: the visit passes the allowance whatever the demo recorded
         // earlier this week (how full the demo's week is depends on the day the tests run).
-        let plan_path = format!("/care-plans/{}", demo.girasole_plan_id());
-        let plan = worker.get(&plan_path).await.expect(200);
-        let services: Vec<Value> = plan.body["planned_services"]
-            .as_array()
-            .expect("planned services")
-            .iter()
-            .map(|s| {
-                let sad = s["service_type_id"] == demo.sad_id.as_str();
-                json!({
-                    "service_type_id": s["service_type_id"],
-                    "allowance": if sad { json!(1.0) } else { s["allowance"].clone() },
-                    "allowance_period": s["allowance_period"],
-                })
-            })
-            .collect();
-        worker
-            .patch(
-                &plan_path,
-                json!({"planned_services": services}),
-                &plan.etag(),
-            )
-            .await
-            .expect(200);
+        let sad = demo.sad_id.clone();
+        replan(&worker, &demo.girasole_plan_id(), |services| {
+            for service in services
+                .iter_mut()
+                .filter(|s| s["service_type_id"] == sad.as_str())
+            {
+                service["allowance"] = json!(1.0);
+            }
+        })
+        .await;
         let record = operator
             .post("/service-records", demo.visit(&demo.girasole_plan_id()))
             .await
