@@ -196,7 +196,7 @@ export async function eventually(check, timeoutMs = 45_000) {
   }
 }
 
-const AXE = new URL("./node_modules/axe-core/axe.min.js", import.meta.url)
+let axeSource // read once: every screen of every story injects it
 
 /**
  * Checks the page against WCAG 2.1 A and AA (axe-core: contrast, labels, names, landmarks...);
@@ -204,7 +204,8 @@ const AXE = new URL("./node_modules/axe-core/axe.min.js", import.meta.url)
  */
 export async function accessible(page, screen) {
   // The page's CSP forbids injected scripts; evaluate() runs in the page without one.
-  await page.evaluate(readFileSync(AXE, "utf8"))
+  axeSource ??= readFileSync(new URL("./node_modules/axe-core/axe.min.js", import.meta.url), "utf8")
+  await page.evaluate(axeSource)
   const result = await page.evaluate(() =>
     globalThis.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }),
   )

@@ -3,7 +3,6 @@
 //! playwright-core). Each prints JSON lines and ends with `{"ok":true,...}` or
 //! `{"ok":false,"error":...}`.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -20,10 +19,10 @@ pub fn repo_root() -> PathBuf {
 
 /// Runs a setup script of `scripts/` once per test binary (installs are idempotent anyway).
 pub fn ensure(script: &str, args: &[&str]) {
-    static DONE: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    static DONE: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let key = format!("{script} {}", args.join(" "));
     let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
-    if done.get_or_insert_with(HashSet::new).contains(&key) {
+    if done.contains(&key) {
         return;
     }
     let status = Command::new(repo_root().join("scripts").join(script))
@@ -31,7 +30,7 @@ pub fn ensure(script: &str, args: &[&str]) {
         .status()
         .unwrap_or_else(|e| panic!("running scripts/{script}: {e}"));
     assert!(status.success(), "scripts/{key} failed");
-    done.get_or_insert_with(HashSet::new).insert(key);
+    done.push(key);
 }
 
 /// Runs `node <script>` (relative to the workspace root) with `vars`; returns its final JSON

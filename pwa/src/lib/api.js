@@ -65,7 +65,8 @@ async function send(method, path, { body, token, ifMatch, accept = "application/
   return data
 }
 
-function storeTokens(tokens) {
+/** Stores freshly issued tokens in the session; returns the session. */
+export function storeTokens(tokens) {
   return updateSession({
     accessToken: tokens.access_token,
     refreshToken: tokens.refresh_token,
@@ -81,7 +82,6 @@ export async function login(email, password) {
   return { tokens, me }
 }
 
-export { storeTokens }
 
 async function refresh() {
   const session = loadSession()
