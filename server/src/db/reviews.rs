@@ -24,9 +24,7 @@ use crate::domain::{
     statement::{Month, StatementStatus},
 };
 
-/// Ids per `IN (...)` list: ~11 KB on PostgreSQL's wire. Through sqlx 0.9 (which leaves
-/// Nagle's algorithm on) a statement over ~16 KB waits ~40 ms for a delayed ACK there, so
-/// larger lists would cost more than the round trips they save.
+/// Ids per `IN (...)` list, so that no statement nears the databases' parameter limits.
 const CHUNK: usize = 500;
 
 /// The queue's filters (all optional; the caller's scope applies on top).
