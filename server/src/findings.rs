@@ -9,7 +9,9 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
 use uuid::Uuid;
 
 use crate::{
@@ -257,8 +259,16 @@ pub async fn recheck_all(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
 ) -> Result<(usize, usize), DbErr> {
+    // Every plan, before the records: on SQLite the first statements after a million-row
+    // read run slowly for a while (measured: 100 small ones took 2 s instead of 0.3 s).
+    let plan_ids: Vec<Uuid> = care_plan::Entity::find()
+        .select_only()
+        .column(care_plan::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let plans = context::plans(db, &plan_ids).await?;
     let rows = context::records(db, Condition::all()).await?;
-    let plans = context::plans(db, &distinct(rows.iter().map(|r| r.care_plan_id))).await?;
     finding::Entity::delete_many().exec(db).await?;
     let found = evaluate_batch(db, &rows, &plans, &Targets::All, now).await?;
     // Every finding is gone already: only the inserts of `store::replace` are left to do.

@@ -101,73 +101,130 @@ pub fn evaluate(batch: Batch<'_>, targets: &Targets) -> HashMap<Uuid, Vec<Findin
             .get(&plan.municipality_id)
             .unwrap_or(&defaults)
     };
-    let mut found: HashMap<Uuid, Vec<Finding>> = HashMap::new();
-    for family in [Family::Record, Family::Neighbours, Family::Allowance] {
-        for r in batch
-            .records
-            .iter()
-            .filter(|r| targets.includes(family, r.id))
-        {
-            found.entry(r.id).or_default();
+    // The three families read the same records and nothing of each other: a full
+    // recomputation (a million records) runs them on separate threads, a recheck (a few
+    // hundred) on the caller's.
+    let (records, neighbours, allowances) = if batch.records.len() >= PARALLEL_FROM {
+        std::thread::scope(|scope| {
+            let neighbours = scope.spawn(|| neighbour_findings(batch, targets, &settings_of));
+            let allowances = scope.spawn(|| allowance_findings(batch, targets, &settings_of));
+            let records = record_findings(batch, targets, &settings_of);
+            let join = |handle: std::thread::ScopedJoinHandle<'_, Found>| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            };
+            (records, join(neighbours), join(allowances))
+        })
+    } else {
+        (
+            record_findings(batch, targets, &settings_of),
+            neighbour_findings(batch, targets, &settings_of),
+            allowance_findings(batch, targets, &settings_of),
+        )
+    };
+
+    let mut found: Found = HashMap::with_capacity(batch.records.len());
+    for r in batch.records.iter().filter(|r| {
+        [Family::Record, Family::Neighbours, Family::Allowance]
+            .into_iter()
+            .any(|family| targets.includes(family, r.id))
+    }) {
+        found.entry(r.id).or_default();
+    }
+    // Family by family, so each record lists its findings in the same order however run.
+    for part in [records, neighbours, allowances] {
+        for (id, list) in part {
+            found.entry(id).or_default().extend(list);
         }
     }
+    found
+}
 
+/// Findings grouped by record.
+type Found = HashMap<Uuid, Vec<Finding>>;
+
+/// The municipality's settings of a plan's records.
+type SettingsOf<'s, 'a> = dyn Fn(&PlanContext) -> &'a RuleSettings + Sync + 's;
+
+/// Batches from this many records evaluate the rule families in parallel.
+const PARALLEL_FROM: usize = 20_000;
+
+fn record_findings<'a>(
+    batch: Batch<'a>,
+    targets: &Targets,
+    settings_of: &SettingsOf<'_, 'a>,
+) -> Found {
+    let mut found: Found = HashMap::new();
     for r in batch
         .records
         .iter()
         .filter(|r| targets.includes(Family::Record, r.id))
     {
         if let Some(plan) = batch.plans.get(&r.care_plan_id) {
-            let facts = record_facts(r);
-            let list = found.entry(r.id).or_default();
-            list.extend(record::check(
-                &facts,
-                &plan.facts,
-                settings_of(plan),
-                batch.now,
-            ));
-        }
-    }
-
-    if targets.any(Family::Neighbours) {
-        sweep_neighbours(batch, targets, &settings_of, &mut found);
-    }
-
-    if targets.any(Family::Allowance) {
-        let mut groups: HashMap<(Uuid, Uuid), Vec<Counted>> = HashMap::new();
-        for r in batch
-            .records
-            .iter()
-            .filter(|r| r.status != RecordStatus::Rejected)
-        {
-            groups
-                .entry((r.care_plan_id, r.service_type_id))
-                .or_default()
-                .push(Counted {
-                    id: r.id,
-                    started_at: r.started_at,
-                    quantity_milli: r.quantity_milli,
-                });
-        }
-        for ((plan_id, service_type_id), counted) in groups {
-            let Some(plan) = batch.plans.get(&plan_id) else {
-                continue;
-            };
-            if !counted
-                .iter()
-                .any(|c| targets.includes(Family::Allowance, c.id))
-            {
-                continue;
+            let list = record::check(&record_facts(r), &plan.facts, settings_of(plan), batch.now);
+            if !list.is_empty() {
+                found.entry(r.id).or_default().extend(list);
             }
-            for (_, allowance) in plan
-                .allowances
-                .iter()
-                .filter(|(t, _)| *t == service_type_id)
-            {
-                for (id, finding) in allowance::check(allowance, &counted, settings_of(plan)) {
-                    if targets.includes(Family::Allowance, id) {
-                        found.entry(id).or_default().push(finding);
-                    }
+        }
+    }
+    found
+}
+
+fn neighbour_findings<'a>(
+    batch: Batch<'a>,
+    targets: &Targets,
+    settings_of: &SettingsOf<'_, 'a>,
+) -> Found {
+    let mut found: Found = HashMap::new();
+    if targets.any(Family::Neighbours) {
+        sweep_neighbours(batch, targets, settings_of, &mut found);
+    }
+    found
+}
+
+fn allowance_findings<'a>(
+    batch: Batch<'a>,
+    targets: &Targets,
+    settings_of: &SettingsOf<'_, 'a>,
+) -> Found {
+    let mut found: Found = HashMap::new();
+    if !targets.any(Family::Allowance) {
+        return found;
+    }
+    let mut groups: HashMap<(Uuid, Uuid), Vec<Counted>> = HashMap::new();
+    for r in batch
+        .records
+        .iter()
+        .filter(|r| r.status != RecordStatus::Rejected)
+    {
+        groups
+            .entry((r.care_plan_id, r.service_type_id))
+            .or_default()
+            .push(Counted {
+                id: r.id,
+                started_at: r.started_at,
+                quantity_milli: r.quantity_milli,
+            });
+    }
+    for ((plan_id, service_type_id), counted) in groups {
+        let Some(plan) = batch.plans.get(&plan_id) else {
+            continue;
+        };
+        if !counted
+            .iter()
+            .any(|c| targets.includes(Family::Allowance, c.id))
+        {
+            continue;
+        }
+        for (_, allowance) in plan
+            .allowances
+            .iter()
+            .filter(|(t, _)| *t == service_type_id)
+        {
+            for (id, finding) in allowance::check(allowance, &counted, settings_of(plan)) {
+                if targets.includes(Family::Allowance, id) {
+                    found.entry(id).or_default().push(finding);
                 }
             }
         }
@@ -178,8 +235,8 @@ pub fn evaluate(batch: Batch<'_>, targets: &Targets) -> HashMap<Uuid, Vec<Findin
 fn sweep_neighbours<'a>(
     batch: Batch<'a>,
     targets: &Targets,
-    settings_of: &dyn Fn(&PlanContext) -> &'a RuleSettings,
-    found: &mut HashMap<Uuid, Vec<Finding>>,
+    settings_of: &SettingsOf<'_, 'a>,
+    found: &mut Found,
 ) {
     // (visit, its settings) grouped by operator, and by beneficiary and service.
     let mut by_operator: HashMap<Uuid, Vec<(Visit, &RuleSettings)>> = HashMap::new();
