@@ -184,6 +184,11 @@ impl Hub {
         let _ = self.inner.changed.send(id);
     }
 
+    /// Asks the projection to read `id` again (nothing changed in the document itself).
+    pub fn project(&self, id: DocumentId) {
+        let _ = self.inner.changed.send(id);
+    }
+
     /// `count` chunks were appended to `id`'s storage: compact it in the background when it
     /// has grown past the threshold.
     pub fn appended(&self, id: DocumentId, count: usize) {

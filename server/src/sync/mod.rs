@@ -116,6 +116,23 @@ impl SyncService {
         self.connections.plan_changed(care_plan_id);
     }
 
+    /// A month of `provider`'s plans for `municipality` was unlocked (its statement reopened).
+    /// Device changes to its records that arrived while it was locked stayed in the diaries
+    /// only; projecting those diaries again brings them into the register (unchanged records
+    /// are left as they are: the projection is idempotent).
+    pub async fn month_unlocked(&self, municipality_id: Uuid, provider_id: Uuid) {
+        match registry::diaries_of_provider(&self.db, municipality_id, provider_id).await {
+            Ok(diaries) => {
+                for id in diaries {
+                    self.hub.project(id);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "finding the diaries of an unlocked month failed")
+            }
+        }
+    }
+
     /// Mirrors a record's review outcome into its plan's document.
     pub async fn review_changed(&self, record_id: Uuid) {
         self.reviews_changed(&[record_id]).await;

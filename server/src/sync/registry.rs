@@ -4,13 +4,14 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::Query,
 };
 use taccuino_sync::{DocumentKind, protocol::DocumentId};
 use uuid::Uuid;
 
 use super::error::SyncError;
 use super::storage::{self, NewChunk, SNAPSHOT};
-use crate::db::entities::sync_document;
+use crate::db::entities::{care_plan, sync_document};
 
 /// One registered document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +137,28 @@ pub async fn all_diaries(db: &impl ConnectionTrait) -> Result<Vec<DocumentEntry>
         .await?
         .into_iter()
         .filter_map(DocumentEntry::from_row)
+        .collect())
+}
+
+/// The diaries of `provider_id`'s plans for `municipality_id`.
+pub async fn diaries_of_provider(
+    db: &impl ConnectionTrait,
+    municipality_id: Uuid,
+    provider_id: Uuid,
+) -> Result<Vec<DocumentId>, SyncError> {
+    let plans = Query::select()
+        .column(care_plan::Column::Id)
+        .from(care_plan::Entity)
+        .and_where(care_plan::Column::MunicipalityId.eq(municipality_id))
+        .and_where(care_plan::Column::ProviderId.eq(provider_id))
+        .to_owned();
+    Ok(sync_document::Entity::find()
+        .filter(sync_document::Column::Kind.eq(DocumentKind::Diary.as_str()))
+        .filter(sync_document::Column::CarePlanId.in_subquery(plans))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| DocumentId::from(row.id))
         .collect())
 }
 

@@ -729,7 +729,7 @@ story!(
             .post_if_match(&format!("{path}/submit"), json!({}), &draft.etag())
             .await
             .expect(200);
-        office
+        let approved = office
             .post_if_match(&format!("{path}/approve"), json!({}), &submitted.etag())
             .await
             .expect(200);
@@ -775,5 +775,18 @@ story!(
             .find(|s| s["id"] == id.to_string())
             .unwrap_or_else(|| panic!("our record is skipped: {outcome}"));
         assert_eq!(ours["reason"], "month_locked");
+
+        // Reopening the statement unlocks the month: the change the phone made meanwhile
+        // reaches the register without the phone sending anything again.
+        office
+            .post_if_match(
+                &format!("{path}/reopen"),
+                json!({"reason": "Correzione di una prestazione"}),
+                &approved.etag(),
+            )
+            .await
+            .expect(200);
+        let amended = register_shows(&worker, id, |r| r["notes"] == fields.notes.as_str()).await;
+        assert_eq!(amended["status"], "recorded", "{amended}");
     }
 );

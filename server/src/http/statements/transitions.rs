@@ -137,6 +137,12 @@ async fn transition(
     let updated = find(&txn, ctx, found.id).await?;
     let body = render(&txn, updated).await?;
     txn.commit().await?;
+    if step == StatementStep::Reopen {
+        state
+            .sync
+            .month_unlocked(found.municipality_id, found.provider_id)
+            .await;
+    }
     Ok(ok_tagged(&body, body.version))
 }
 
