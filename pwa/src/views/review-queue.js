@@ -172,7 +172,7 @@ function ReviewItem({ record, reference, detailed, onDone }) {
       <div>
         <h2><a href=${`/app/plans/${record.care_plan_id}`} onClick=${link}>${beneficiaryName(plan)}</a></h2>
         <p>${shortDay(romeDate(start))} · ${romeTime(start)}${record.ended_at ? `–${romeTime(new Date(record.ended_at))}` : ` · ${t.record.inProgress}`}
-          · ${type?.name ?? type?.code} · ${record.missed ? t.record.missedShort : `${number(record.quantity)} ${t.unitsShort[type?.unit] ?? ""}`}</p>
+          ${" "}· ${type?.name ?? type?.code} · ${record.missed ? t.record.missedShort : `${number(record.quantity)} ${t.unitsShort[type?.unit] ?? ""}`}</p>
         <p class="muted">${operatorName(reference, record.operator_id)} · ${t.review.received(dateTime(record.received_at))}</p>
       </div>
       <span class=${`badge badge-${record.status}`}>${t.status[record.status]}</span>
