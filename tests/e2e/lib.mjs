@@ -73,6 +73,8 @@ export async function phone(browser, { width = 360, height = 760 } = {}) {
     sockets.add(pair)
     ws.onClose(() => sockets.delete(pair))
   })
+  // Waits of 60 s instead of 30: CI runs other stories' servers beside the browser.
+  context.setDefaultTimeout(60_000)
   const page = await context.newPage()
   page.on("pageerror", e => console.error(`[page error] ${e.message}`))
   page.on("console", m => m.type() === "error" && console.error(`[console] ${m.text()}`))

@@ -17,6 +17,10 @@ use uuid::Uuid;
 /// Runs a browser story of `tests/e2e/` against `app`, with screenshots kept in
 /// `tests/artifacts/screenshots/<backend>/<story>/` (emptied first).
 async fn browser(app: &TestApp, script: &str, vars: &[(&str, String)]) -> Value {
+    // One browser story at a time: two Chromiums with two or three pages each, beside the
+    // servers, saturate CI's two cores, and the stories' waits are for the app, not the host.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
     node::ensure("ensure-chromium", &[]);
     node::ensure("ensure-node-deps", &["tests/e2e"]);
     let backend = match app.backend {
