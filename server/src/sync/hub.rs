@@ -181,7 +181,7 @@ impl Hub {
         for events in subscribers {
             let _ = events.send(ConnectionEvent::DocumentChanged(id));
         }
-        let _ = self.inner.changed.send(id);
+        self.project(id);
     }
 
     /// Asks the projection to read `id` again (nothing changed in the document itself).
