@@ -158,6 +158,7 @@ export async function recordVisit(page, planId, { date, start, end, notes }) {
   const before = new Set(await allRecords(page))
   await page.goto(`${BASE}/app/today`)
   await page.locator(`[data-plan="${planId}"]`).getByRole("link", { name: "Registra" }).click()
+  await page.waitForURL(url => url.searchParams.get("plan") === planId, { timeout: 5_000 })
   const service = page.getByLabel("Servizio")
   if ((await service.inputValue()) === "") await service.selectOption({ index: 1 })
   await page.getByLabel("Data").fill(date)

@@ -107,6 +107,8 @@ export const it = {
     locked: "Registrazione validata: non si può più modificare dal telefono.",
     notFound: "Registrazione non trovata",
     notFoundBody: "Non è tra le registrazioni di questo telefono.",
+    planNotFound: "Progetto non trovato",
+    planNotFoundBody: "Non è tra i progetti assegnati a te su questo telefono.",
     delete: "Elimina registrazione",
     deleteConfirm: "Eliminare questa registrazione? Resterà traccia dell'eliminazione.",
     deleteYes: "Elimina",

@@ -42,6 +42,8 @@ export class SyncEngine extends EventTarget {
       saveDebounceRate: 0,
     })
     this.handles = new Map() // url -> DocHandle
+    /** Every document stored on this device is open (those new to it arrive later, by sync). */
+    this.opened = false
     this.documents = session.documents ?? []
     this.serverStorageId = session.serverStorageId
     this.status = navigator.onLine ? "connecting" : "offline"
@@ -70,8 +72,10 @@ export class SyncEngine extends EventTarget {
 
   /** Opens the known documents from local storage, then connects when there is a network. */
   async start() {
-    // Each plan shows as soon as its two documents are open, not when all are.
-    await Promise.all(this.documents.map(d => this.open(d).then(() => this.emit())))
+    // Lists show once every stored document is open, all at once: a card appearing above
+    // another would move the button under the operator's finger.
+    await Promise.all(this.documents.map(d => this.open(d)))
+    this.opened = true
     this.emit()
     if (navigator.onLine) this.connectNow()
   }

@@ -102,10 +102,13 @@ function check(values, service, existing, initialValues) {
 export function RecordForm({ engine, me, recordId, planId, serviceTypeId }) {
   const plans = plansOf(engine, me.id)
   const existing = recordId ? plans.flatMap(p => p.records).find(r => r.id === recordId) : null
-  if (recordId && !existing) {
+  // Opened at this address after a reload, the form waits for its plan or record to load.
+  const waiting = recordId ? !existing : planId && !plans.some(p => p.carePlanId === planId)
+  if (waiting) {
     const loading = !engine.loaded
-    return html`<section class="card"><h1>${loading ? t.today.loading : t.form.notFound}</h1>
-      ${!loading && html`<p>${t.form.notFoundBody}</p>`}</section>`
+    const [title, body] = recordId ? [t.form.notFound, t.form.notFoundBody] : [t.form.planNotFound, t.form.planNotFoundBody]
+    return html`<section class="card"><h1>${loading ? t.today.loading : title}</h1>
+      ${!loading && html`<p>${body}</p>`}</section>`
   }
   // Keyed: the form starts from the record once its document has loaded.
   return html`<${FormBody} key=${existing?.id ?? "new"} engine=${engine} plans=${plans} existing=${existing}

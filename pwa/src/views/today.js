@@ -62,9 +62,9 @@ export function Today({ engine, me }) {
         <${Icon} name="stop" /> ${t.today.stop}
       </button>
     </div>`}
-    ${plans.length === 0 && html`<div class="card empty">
-      <p>${engine.loaded ? t.today.noPlans : t.today.loading}</p></div>`}
-    ${plans.map(plan => {
+    ${(!engine.opened || plans.length === 0) && html`<div class="card empty">
+      <p>${engine.opened && engine.loaded ? t.today.noPlans : t.today.loading}</p></div>`}
+    ${engine.opened && plans.map(plan => {
       const todays = plan.records.filter(r => r.day === today)
       const active = plan.status === "active" && (!plan.validTo || plan.validTo >= today) && (!plan.validFrom || plan.validFrom <= today)
       return html`<article class="card plan" data-plan=${plan.carePlanId}>
