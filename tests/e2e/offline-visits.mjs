@@ -45,6 +45,9 @@ await run(async browser => {
 
   // 2. A transport, typed in afterwards.
   await page.locator(`[data-plan="${TRANSPORT_PLAN}"]`).getByRole("link", { name: "Registra" }).click()
+  // The app is closed on the form and opened again, offline: the form is back for that plan.
+  await page.reload()
+  await page.locator("form .fixed strong").filter({ hasText: /\S/ }).waitFor()
   await page.getByLabel("Servizio").selectOption({ label: "Trasporto sociale" })
   await page.getByLabel("Data").fill(YESTERDAY)
   await page.getByLabel("Inizio").fill("09:00")
