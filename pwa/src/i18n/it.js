@@ -207,7 +207,6 @@ export const it = {
     bulkNote: "Validazione cumulativa",
     bulkDone: (validated, skipped) => `Validate ${validated}, escluse ${skipped}.`,
     received: when => `ricevuta ${when}`,
-    operator: "Operatore",
     noReason: "motivo non indicato",
     noFindings: "Nessuna anomalia.",
     acknowledged: "presa visione",

@@ -1,18 +1,16 @@
-// Names the municipality's screens show beside ids: plans, service types, providers, operators.
+// Names the municipality's screens show beside ids: plans, service types, providers.
 // Loaded once per page over REST (these screens work online only).
 import { useEffect, useState } from "preact/hooks"
 import { apiAll } from "./api.js"
-import { t } from "../i18n/index.js"
 
 let loading = null
 
 async function load() {
   const optional = path => apiAll(path).catch(() => []) // a role may not list everything
-  const [plans, serviceTypes, organizations, users] = await Promise.all([
+  const [plans, serviceTypes, organizations] = await Promise.all([
     apiAll("/care-plans"),
     apiAll("/service-types"),
     optional("/organizations"),
-    optional("/users?role=field_operator"),
   ])
   const byId = list => new Map(list.map(x => [x.id, x]))
   return {
@@ -20,7 +18,6 @@ async function load() {
     serviceTypes: byId(serviceTypes),
     organizations: byId(organizations),
     providers: organizations.filter(o => o.kind === "provider"),
-    users: byId(users),
   }
 }
 
@@ -45,10 +42,4 @@ export function beneficiaryName(plan) {
   const b = plan?.beneficiary
   if (!b) return ""
   return [b.given_name, b.family_name].filter(Boolean).join(" ") || b.pseudonym
-}
-
-/** An operator's name, or a short form of the id when the caller may not list users. */
-export function operatorName(reference, id) {
-  const user = reference.users.get(id)
-  return user ? `${user.given_name} ${user.family_name}` : `${t.review.operator} ${id.slice(-6)}`
 }

@@ -5,7 +5,7 @@ import { ApiError, api } from "../lib/api.js"
 import { link, navigate } from "../lib/router.js"
 import { flash, useFlash } from "../lib/flash.js"
 import { romeDate, romeTime } from "../lib/time.js"
-import { beneficiaryName, operatorName, useReference } from "../lib/reference.js"
+import { beneficiaryName, useReference } from "../lib/reference.js"
 
 const REASONS = ["quantity_mismatch", "not_in_plan", "duplicate", "missing_information", "other"]
 const STATUSES = ["", "recorded", "amended", "clarification_requested", "rejected", "validated"]
@@ -173,7 +173,7 @@ function ReviewItem({ record, reference, detailed, onDone }) {
         <h2><a href=${`/app/plans/${record.care_plan_id}`} onClick=${link}>${beneficiaryName(plan)}</a></h2>
         <p>${shortDay(romeDate(start))} · ${romeTime(start)}${record.ended_at ? `–${romeTime(new Date(record.ended_at))}` : ` · ${t.record.inProgress}`}
           ${" "}· ${type?.name ?? type?.code} · ${record.missed ? t.record.missedShort : `${number(record.quantity)} ${t.unitsShort[type?.unit] ?? ""}`}</p>
-        <p class="muted">${operatorName(reference, record.operator_id)} · ${t.review.received(dateTime(record.received_at))}</p>
+        <p class="muted">${record.operator_name} · ${t.review.received(dateTime(record.received_at))}</p>
       </div>
       <span class=${`badge badge-${record.status}`}>${t.status[record.status]}</span>
     </div>

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod devices;
 pub mod entities;
 pub mod findings;
+pub mod people;
 pub mod plan_history;
 pub mod record_columns;
 pub mod reviews;

@@ -117,6 +117,20 @@ story!(
                 .iter()
                 .all(|r| r["status"] == "recorded" || r["status"] == "amended")
         );
+        // Each names who delivered it: the demo operator Marco Esposito among them.
+        let by_operator = queue
+            .items()
+            .iter()
+            .find(|r| r["operator_id"] == demo.operator_id.as_str())
+            .expect("a record of the demo operator is waiting");
+        assert_eq!(by_operator["operator_name"], "Marco Esposito");
+        assert!(
+            queue
+                .items()
+                .iter()
+                .all(|r| r["operator_name"].as_str().is_some_and(|n| n.len() > 3)),
+            "every record names its operator"
+        );
 
         // The planted duplicates: each names the other.
         let duplicates = worker.list_all("/reviews?finding=likely_duplicate").await;

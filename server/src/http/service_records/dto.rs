@@ -180,6 +180,9 @@ pub(super) struct ServiceRecord {
     pub(super) service_type_id: Uuid,
     /// The field operator who delivered the service.
     pub(super) operator_id: Uuid,
+    /// The operator's given and family name, for whoever verifies or accounts for the record.
+    #[schema(max_length = 201, example = "Giulia Ferri")]
+    pub(super) operator_name: String,
     pub(super) started_at: DateTime<Utc>,
     /// Absent while the visit is open.
     pub(super) ended_at: Option<DateTime<Utc>>,
@@ -237,6 +240,7 @@ impl ServiceRecord {
     pub(super) fn new(
         m: service_record::Model,
         view: RecordView,
+        operator_name: String,
         findings: Vec<FindingView>,
     ) -> Self {
         let full = view == RecordView::Full;
@@ -257,6 +261,7 @@ impl ServiceRecord {
             care_plan_id: m.care_plan_id,
             service_type_id: m.service_type_id,
             operator_id: m.operator_id,
+            operator_name,
             started_at: m.started_at,
             ended_at: m.ended_at,
             quantity: from_milli(m.quantity_milli),

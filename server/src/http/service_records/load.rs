@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::dto::{FindingView, ServiceRecord};
 use crate::{
     auth::caller::Ctx,
-    db::{entities::service_record, findings::store, scope},
+    db::{entities::service_record, findings::store, people, scope},
     domain::access,
     error::ApiError,
     http::ok_tagged,
@@ -32,7 +32,8 @@ pub(super) async fn find_in_scope(
         .await?)
 }
 
-/// Records with their findings, as the caller may see them (two queries for the lot).
+/// Records with their findings and operators' names, as the caller may see them (three
+/// queries for the lot).
 pub(crate) async fn render(
     db: &impl ConnectionTrait,
     ctx: &Ctx,
@@ -41,6 +42,7 @@ pub(crate) async fn render(
     let view = access::record_view(&ctx.caller);
     let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
     let (mut findings, acknowledgements) = store::of_records(db, &ids).await?;
+    let names = people::full_names(db, records.iter().map(|r| r.operator_id)).await?;
     Ok(records
         .into_iter()
         .map(|r| {
@@ -54,7 +56,8 @@ pub(crate) async fn render(
                 .into_iter()
                 .filter_map(|f| FindingView::new(f, acks, view))
                 .collect();
-            ServiceRecord::new(r, view, list)
+            let operator_name = names.get(&r.operator_id).cloned().unwrap_or_default();
+            ServiceRecord::new(r, view, operator_name, list)
         })
         .collect())
 }
