@@ -25,6 +25,8 @@ await run(async browser => {
     await worker.page.goto(`${BASE}/app/reviews?care_plan_id=${PLAN}`)
     await card.waitFor({ timeout: 5_000 })
   })
+  // The card says who delivered the visit: the demo operator, by name.
+  await card.getByText(/^Marco Esposito · ricevuta /).waitFor()
   await shot(worker.page, "07-verifica-desktop")
   await accessible(worker.page, "review queue")
   await card.getByRole("button", { name: "Respingi" }).click()
