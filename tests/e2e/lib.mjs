@@ -1,5 +1,6 @@
 // Helpers of the browser stories: Debian's Chromium through playwright-core, phones at 360 px,
 // a network that really goes away (WebSockets included), screenshots, JSON results.
+import { createHash, randomBytes } from "node:crypto"
 import { mkdirSync, readFileSync } from "node:fs"
 import { chromium } from "playwright-core"
 
@@ -149,6 +150,28 @@ export async function listedRecords(page) {
   return page.$$eval("[data-record]", els => els.map(e => e.dataset.record))
 }
 
+/**
+ * A well-formed automerge-repo URL of a document no one has: base58check of 16 random bytes,
+ * as the repo writes them.
+ */
+export function unknownDocumentUrl() {
+  const bytes = randomBytes(16)
+  const sha = data => createHash("sha256").update(data).digest()
+  const payload = Buffer.concat([bytes, sha(sha(bytes)).subarray(0, 4)])
+  const alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+  let n = BigInt(`0x${payload.toString("hex")}`)
+  let out = ""
+  while (n > 0n) {
+    out = alphabet[Number(n % 58n)] + out
+    n /= 58n
+  }
+  for (const byte of payload) {
+    if (byte !== 0) break
+    out = `1${out}`
+  }
+  return `automerge:${out}`
+}
+
 export function assert(condition, message) {
   if (!condition) throw new Error(`assertion failed: ${message}`)
 }
@@ -173,10 +196,11 @@ export async function recordVisit(page, planId, { date, start, end, notes }) {
   return added[0]
 }
 
-/** Every record id on the records screen (navigates there). */
+/** Every record id on the records screen (navigates there), once every plan has arrived. */
 export async function allRecords(page) {
   await page.goto(`${BASE}/app/records`)
   await page.waitForSelector(".records, .empty")
+  await page.waitForFunction(() => !document.querySelector("[data-arriving]"))
   return listedRecords(page)
 }
 

@@ -4,7 +4,9 @@
 //
 //   TACCUINO_URL TACCUINO_PASSWORD OPERATOR_EMAIL TRANSPORT_PLAN_ID OTHER_PLAN_ID
 //   YESTERDAY (YYYY-MM-DD) [SCREENSHOTS_DIR] node offline-visits.mjs
-import { BASE, accessible, appCached, assert, listedRecords, phone, run, shot, signIn, syncState } from "./lib.mjs"
+import {
+  BASE, accessible, appCached, assert, listedRecords, phone, run, shot, signIn, syncState, unknownDocumentUrl,
+} from "./lib.mjs"
 
 const TRANSPORT_PLAN = process.env.TRANSPORT_PLAN_ID
 const OTHER_PLAN = process.env.OTHER_PLAN_ID
@@ -87,6 +89,7 @@ await run(async browser => {
   // Reload with no network: the service worker serves the app, IndexedDB the records.
   await page.reload()
   await syncState(page, "offline", 3)
+  await page.waitForSelector(".records")
   const afterReload = await listedRecords(page)
   assert(afterReload.length === 3 && afterReload.every(id => recorded.includes(id)), "the same three records after the reload")
 
@@ -102,6 +105,35 @@ await run(async browser => {
   await page.getByRole("link", { name: "Profilo", exact: true }).click()
   await shot(page, "09-profilo")
   await accessible(page, "account")
+
+  // A plan assigned just before the network went: the server listed its document, the phone
+  // never got it. Offline, the screens show what the phone has and say what is missing,
+  // instead of loading for ever.
+  await network.offline()
+  await syncState(page, "offline", 0)
+  const saved = await page.evaluate(url => {
+    const raw = localStorage.getItem("taccuino.session")
+    const session = JSON.parse(raw)
+    const listed = session.documents[0]
+    session.documents.push({ ...listed, url, document_id: url.slice("automerge:".length), care_plan_id: crypto.randomUUID() })
+    localStorage.setItem("taccuino.session", JSON.stringify(session))
+    return raw
+  }, unknownDocumentUrl())
+  const missing = "1 progetto non ancora scaricato su questo telefono: arriverà con la rete."
+  await page.goto(`${BASE}/app/records`)
+  await page.getByText(missing).waitFor()
+  const withMissing = await listedRecords(page)
+  assert(recorded.every(id => withMissing.includes(id)), "the records list shows the phone's records while a plan is missing")
+  await page.getByText(missing).scrollIntoViewIfNeeded()
+  await shot(page, "13-progetto-mancante")
+  await page.getByRole("link", { name: "Oggi", exact: true }).click()
+  await page.getByText(missing).waitFor()
+  await page.locator(`[data-plan="${TRANSPORT_PLAN}"]`).waitFor()
+  await page.evaluate(raw => localStorage.setItem("taccuino.session", raw), saved)
+  await page.reload()
+  await network.online()
+  await syncState(page, "online", 0)
+  await page.getByRole("link", { name: "Profilo", exact: true }).click()
 
   // Signing out wipes the phone, after saying nothing is left to send.
   await page.getByRole("button", { name: "Esci", exact: true }).click()

@@ -59,6 +59,11 @@ export const it = {
     toFix: n => `${n} ${plural(n, "registrazione da correggere", "registrazioni da correggere")}: il Comune ha chiesto una modifica.`,
     usage: (used, allowance, unit, period) => `${used} di ${allowance} ${unit} ${period}`,
   },
+  arriving: {
+    online: n => `${n} ${plural(n, "progetto in arrivo", "progetti in arrivo")} dal server…`,
+    offline: n =>
+      `${n} ${plural(n, "progetto non ancora scaricato", "progetti non ancora scaricati")} su questo telefono: ${plural(n, "arriverà", "arriveranno")} con la rete.`,
+  },
   week: {
     title: week => `Settimana ${week}`,
     previous: "Settimana precedente",

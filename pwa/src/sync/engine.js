@@ -80,9 +80,13 @@ export class SyncEngine extends EventTarget {
     if (navigator.onLine) this.connectNow()
   }
 
-  /** Whether every listed document is open (from IndexedDB, or from the server). */
-  get loaded() {
-    return this.documents.every(d => this.handles.get(d.url)?.isReady())
+  /**
+   * How many plans have a document that has not reached this device yet: listed by the server
+   * (a plan just assigned) but not synced before the network went. It arrives by sync.
+   */
+  get arriving() {
+    const missing = this.documents.filter(d => !this.handles.get(d.url)?.isReady())
+    return new Set(missing.map(d => d.care_plan_id)).size
   }
 
   /** Pending record count over all documents. */

@@ -24,6 +24,15 @@ export function quantityLabel(record) {
   return t.units[record.service?.unit ?? "access"](number(record.quantity))
 }
 
+/** Says which plans have not reached the phone yet (nothing when all have). */
+export function Arriving({ engine }) {
+  const n = engine.opened ? engine.arriving : 0
+  if (n === 0) return null
+  const syncing = engine.status === "online" || engine.status === "connecting"
+  const text = syncing ? t.arriving.online(n) : t.arriving.offline(n)
+  return html`<p class="card arriving muted" data-arriving=${n}>${text}</p>`
+}
+
 /** One record in a list; opens its form. */
 export function RecordRow({ record, beneficiary, showDay }) {
   return html`<li>

@@ -6,7 +6,7 @@ import { flash } from "../lib/flash.js"
 import { fromRome, romeDate, romeTime } from "../lib/time.js"
 import { editable, plansOf } from "../model.js"
 import { recordChange, tombstoneChange } from "../sync/documents.js"
-import { StatusBadge } from "./parts.js"
+import { Arriving, StatusBadge } from "./parts.js"
 
 const MISSED_REASONS = ["beneficiary_absent", "beneficiary_refused", "beneficiary_hospitalized", "operator_unavailable", "other"]
 const NOTES_MAX = 2000
@@ -105,10 +105,11 @@ export function RecordForm({ engine, me, recordId, planId, serviceTypeId }) {
   // Opened at this address after a reload, the form waits for its plan or record to load.
   const waiting = recordId ? !existing : planId && !plans.some(p => p.carePlanId === planId)
   if (waiting) {
-    const loading = !engine.loaded
+    // Still opening, or its document may be among those not arrived yet.
+    const loading = !engine.opened || engine.arriving > 0
     const [title, body] = recordId ? [t.form.notFound, t.form.notFoundBody] : [t.form.planNotFound, t.form.planNotFoundBody]
-    return html`<section class="card"><h1>${loading ? t.today.loading : title}</h1>
-      ${!loading && html`<p>${body}</p>`}</section>`
+    return html`<section class="stack"><div class="card"><h1>${loading ? t.today.loading : title}</h1>
+      ${!loading && html`<p>${body}</p>`}</div><${Arriving} engine=${engine} /></section>`
   }
   // Keyed: the form starts from the record once its document has loaded.
   return html`<${FormBody} key=${existing?.id ?? "new"} engine=${engine} plans=${plans} existing=${existing}

@@ -2,7 +2,7 @@ import { html } from "../lib/html.js"
 import { t, shortDay } from "../i18n/index.js"
 import { link } from "../lib/router.js"
 import { plansOf, sentBack } from "../model.js"
-import { RecordRow } from "./parts.js"
+import { Arriving, RecordRow } from "./parts.js"
 
 const FILTERS = {
   all: () => true,
@@ -26,10 +26,11 @@ export function Records({ engine, me, filter }) {
           aria-current=${key === chosen ? "page" : undefined}>${t.records.filters[key]}</a>`,
       )}
     </nav>
-    ${!engine.loaded
+    ${!engine.opened
       ? html`<div class="card loading"><p>${t.today.loading}</p></div>`
       : records.length === 0
       ? html`<div class="card empty"><p>${t.records.none}</p></div>`
       : html`<ul class="records card">${records.map(x => html`<${RecordRow} record=${x.record} beneficiary=${x.name} showDay=${shortDay(x.record.day)} />`)}</ul>`}
+    <${Arriving} engine=${engine} />
   </section>`
 }

@@ -7,7 +7,7 @@ import { flash, useFlash } from "../lib/flash.js"
 import { minutesBetween, romeDate } from "../lib/time.js"
 import { openVisit, plansOf, recordFields, sentBack, usage } from "../model.js"
 import { recordChange } from "../sync/documents.js"
-import { RecordRow } from "./parts.js"
+import { Arriving, RecordRow } from "./parts.js"
 
 /** Refreshes every `ms` (the running visit's timer). */
 function useClock(ms) {
@@ -62,8 +62,8 @@ export function Today({ engine, me }) {
         <${Icon} name="stop" /> ${t.today.stop}
       </button>
     </div>`}
-    ${(!engine.opened || plans.length === 0) && html`<div class="card empty">
-      <p>${engine.opened && engine.loaded ? t.today.noPlans : t.today.loading}</p></div>`}
+    ${!engine.opened && html`<div class="card loading"><p>${t.today.loading}</p></div>`}
+    ${engine.opened && plans.length === 0 && engine.arriving === 0 && html`<div class="card empty"><p>${t.today.noPlans}</p></div>`}
     ${engine.opened && plans.map(plan => {
       const todays = plan.records.filter(r => r.day === today)
       const active = plan.status === "active" && (!plan.validTo || plan.validTo >= today) && (!plan.validFrom || plan.validFrom <= today)
@@ -103,5 +103,6 @@ export function Today({ engine, me }) {
             </div>`)}
       </article>`
     })}
+    <${Arriving} engine=${engine} />
   </section>`
 }

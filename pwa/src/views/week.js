@@ -4,7 +4,7 @@ import { t, number, shortDay } from "../i18n/index.js"
 import { Icon } from "../lib/icons.js"
 import { addDays, isoWeek, romeDate, weekStart } from "../lib/time.js"
 import { plansOf, usage } from "../model.js"
-import { RecordRow } from "./parts.js"
+import { Arriving, RecordRow } from "./parts.js"
 
 /** The week, day by day, with each plan's use of its weekly allowance. */
 export function Week({ engine, me }) {
@@ -44,5 +44,6 @@ export function Week({ engine, me }) {
           : html`<ul class="records">${list.map(x => html`<${RecordRow} record=${x.record} beneficiary=${x.name} />`)}</ul>`}
       </div>`
     })}
+    <${Arriving} engine=${engine} />
   </section>`
 }
