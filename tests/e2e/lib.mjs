@@ -1,6 +1,5 @@
 // Helpers of the browser stories: Debian's Chromium through playwright-core, phones at 360 px,
 // a network that really goes away (WebSockets included), screenshots, JSON results.
-import { createHash, randomBytes } from "node:crypto"
 import { mkdirSync, readFileSync } from "node:fs"
 import { chromium } from "playwright-core"
 
@@ -148,28 +147,6 @@ export async function shot(page, name) {
 /** The ids of the records listed on the records screen. */
 export async function listedRecords(page) {
   return page.$$eval("[data-record]", els => els.map(e => e.dataset.record))
-}
-
-/**
- * A well-formed automerge-repo URL of a document no one has: base58check of 16 random bytes,
- * as the repo writes them.
- */
-export function unknownDocumentUrl() {
-  const bytes = randomBytes(16)
-  const sha = data => createHash("sha256").update(data).digest()
-  const payload = Buffer.concat([bytes, sha(sha(bytes)).subarray(0, 4)])
-  const alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-  let n = BigInt(`0x${payload.toString("hex")}`)
-  let out = ""
-  while (n > 0n) {
-    out = alphabet[Number(n % 58n)] + out
-    n /= 58n
-  }
-  for (const byte of payload) {
-    if (byte !== 0) break
-    out = `1${out}`
-  }
-  return `automerge:${out}`
 }
 
 export function assert(condition, message) {

@@ -3,10 +3,8 @@
 // network back and sees them sent. Run by tests/tests/api/browser.rs, which then asks the server.
 //
 //   TACCUINO_URL TACCUINO_PASSWORD OPERATOR_EMAIL TRANSPORT_PLAN_ID OTHER_PLAN_ID
-//   YESTERDAY (YYYY-MM-DD) [SCREENSHOTS_DIR] node offline-visits.mjs
-import {
-  BASE, accessible, appCached, assert, listedRecords, phone, run, shot, signIn, syncState, unknownDocumentUrl,
-} from "./lib.mjs"
+//   UNKNOWN_DOCUMENT_URL YESTERDAY (YYYY-MM-DD) [SCREENSHOTS_DIR] node offline-visits.mjs
+import { BASE, accessible, appCached, assert, listedRecords, phone, run, shot, signIn, syncState } from "./lib.mjs"
 
 const TRANSPORT_PLAN = process.env.TRANSPORT_PLAN_ID
 const OTHER_PLAN = process.env.OTHER_PLAN_ID
@@ -118,7 +116,7 @@ await run(async browser => {
     session.documents.push({ ...listed, url, document_id: url.slice("automerge:".length), care_plan_id: crypto.randomUUID() })
     localStorage.setItem("taccuino.session", JSON.stringify(session))
     return raw
-  }, unknownDocumentUrl())
+  }, process.env.UNKNOWN_DOCUMENT_URL)
   const missing = "1 progetto non ancora scaricato su questo telefono: arriverà con la rete."
   await page.goto(`${BASE}/app/records`)
   await page.getByText(missing).waitFor()

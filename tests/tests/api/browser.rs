@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 
 use serde_json::{Value, json};
+use taccuino_sync::protocol::DocumentId;
 use taccuino_tests::{
     Backend, DEMO_PASSWORD, Session, TestApp, demo,
     fixtures::{Demo, replan},
@@ -111,6 +112,11 @@ story!(
             &[
                 ("TRANSPORT_PLAN_ID", transport_plan.clone()),
                 ("OTHER_PLAN_ID", other_plan.clone()),
+                // A plan listed to the phone whose document never reaches it.
+                (
+                    "UNKNOWN_DOCUMENT_URL",
+                    DocumentId::from(Uuid::new_v4()).to_url(),
+                ),
             ],
         )
         .await;
